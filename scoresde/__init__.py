@@ -1,0 +1,20 @@
+"""scoresde: continuous-time score-based generative modelling in JAX."""
+
+import importlib.metadata
+
+from . import datasets as datasets
+from ._exact import ExactScore as ExactScore, exact_score as exact_score
+from ._sde import (
+    DDPM as DDPM,
+    NCSN as NCSN,
+    VESDE as VESDE,
+    VPSDE as VPSDE,
+    AbstractDiscreteSDE as AbstractDiscreteSDE,
+    AbstractSDE as AbstractSDE,
+    AbstractVPSDE as AbstractVPSDE,
+    CosineVPSDE as CosineVPSDE,
+    SubVPSDE as SubVPSDE,
+)
+
+
+__version__ = importlib.metadata.version("scoresde")

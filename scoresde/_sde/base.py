@@ -1,0 +1,123 @@
+r"""The abstract SDE: $\mathrm{d}y = f(y, t)\,\mathrm{d}t + g(t)\,\mathrm{d}w$ on $[0, T]$."""
+
+import abc
+import math
+from typing import ClassVar
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike, Float
+
+from .._custom_types import KeyArray, RealScalarLike, default_float
+from .._validation import check_shape
+
+
+class AbstractSDE(eqx.Module):
+    r"""Base class for the forward SDEs of score-based generative modelling.
+
+    Every SDE in scoresde is *linear* (affine drift, state-independent
+    diffusion), which is what makes its transition kernel Gaussian and exact:
+
+    $$\mathrm{d}y = a(t)\, y\, \mathrm{d}t + g(t)\, \mathrm{d}w, \qquad t \in [0, T],$$
+
+    so that $y_t \mid y_0 \sim \mathcal{N}(m(t)\, y_0,\ s(t)^2 I)$ with
+    $m(t) = \exp\int_0^t a$ (`mean_coeff`) and
+    $s(t)^2 = m(t)^2 \int_0^t g(u)^2 / m(u)^2 \,\mathrm{d}u$ (`std` squared).
+
+    All methods are per-sample: `y` is ONE sample of any shape and `t` a scalar
+    time; batch with `jax.vmap`. Time comes first, as in Diffrax's vector fields.
+
+    Subclasses implement [`scoresde.AbstractSDE.drift_coefficient`][],
+    [`scoresde.AbstractSDE.diffusion`][], [`scoresde.AbstractSDE.marginal`][] and
+    the property `prior_std`.
+    """
+
+    T: ClassVar[float] = 1.0
+
+    @abc.abstractmethod
+    def drift_coefficient(self, t: RealScalarLike) -> Float[Array, ""]:
+        """The scalar $a(t)$ of the linear drift $f(y, t) = a(t)\\, y$."""
+
+    @abc.abstractmethod
+    def diffusion(
+        self, t: RealScalarLike, y: Float[ArrayLike, "*shape"] | None = None
+    ) -> Float[Array, ""]:
+        """The diffusion coefficient $g(t)$, a scalar (the same for every
+        coordinate). `y` is accepted for Diffrax-style signatures and ignored."""
+
+    @abc.abstractmethod
+    def marginal(self, t: RealScalarLike) -> tuple[Float[Array, ""], Float[Array, ""]]:
+        """The exact transition kernel from time 0:
+        $y_t \\mid y_0 \\sim \\mathcal{N}(\\text{mean\\_coeff}\\cdot y_0,\\
+        \\text{std}^2 I)$.
+
+        **Arguments:**
+
+        - `t`: a scalar time in $[0, T]$.
+
+        **Returns:**
+
+        `(mean_coeff, std)`, two scalar arrays.
+        """
+
+    @property
+    @abc.abstractmethod
+    def prior_std(self) -> RealScalarLike:
+        """Standard deviation of the prior $\\mathcal{N}(0, \\text{prior\\_std}^2 I)$
+        that stands in for $p_T$."""
+
+    def drift(
+        self, t: RealScalarLike, y: Float[ArrayLike, "*shape"]
+    ) -> Float[Array, "*shape"]:
+        """The drift $f(y, t) = a(t)\\, y$, of the same shape as `y`."""
+        y = jnp.asarray(y)
+        return (self.drift_coefficient(t) * y).astype(y.dtype)
+
+    def prior_sample(
+        self, key: KeyArray, shape: tuple[int, ...]
+    ) -> Float[Array, "..."]:
+        """Draw from the prior $\\mathcal{N}(0, \\text{prior\\_std}^2 I)$.
+
+        **Arguments:**
+
+        - `key`: a JAX PRNG key.
+        - `shape`: the full shape of the draw, e.g. `(num_samples, *data_shape)`.
+        """
+        shape = check_shape("shape", shape)
+        return self.prior_std * jax.random.normal(key, shape)
+
+    def prior_log_prob(self, y: Float[ArrayLike, "*shape"]) -> Float[Array, ""]:
+        """Log-density of ONE sample `y` under the prior
+        $\\mathcal{N}(0, \\text{prior\\_std}^2 I)$, summed over all coordinates."""
+        y = jnp.asarray(y)
+        s = self.prior_std
+        d = y.size
+        return -0.5 * jnp.sum(y**2) / s**2 - d * (
+            jnp.log(s) + 0.5 * math.log(2 * math.pi)
+        )
+
+
+class AbstractDiscreteSDE(AbstractSDE):
+    """An SDE whose coefficients are piecewise constant on the grid
+    $t_i = i / N$, $i = 0, \\dots, N$, chosen so that its marginals are exact at
+    the grid points (the discrete DDPM and NCSN models as SDEs)."""
+
+    @property
+    @abc.abstractmethod
+    def num_steps(self) -> int:
+        """$N$, the number of discrete steps."""
+
+    @property
+    def ts(self) -> Float[Array, " num_steps"]:
+        """The grid $t_i = i / N$ for $i = 1, \\dots, N$ (step $i$ ends at $t_i$)."""
+        return jnp.arange(1, self.num_steps + 1, dtype=default_float()) / self.num_steps
+
+    def step_index(self, t: RealScalarLike) -> Array:
+        """The 0-based index $i - 1$ of the step $(t_{i-1}, t_i]$ holding `t`,
+        clipped to $[0, N - 1]$. A grid point $t_i$ belongs to step $i$."""
+        n = self.num_steps
+        # The tolerance makes t = i/N computed in float32 map to step i exactly.
+        scaled = jnp.asarray(t) * n
+        idx = jnp.ceil(scaled - 1e-3) - 1
+        return jnp.clip(idx, 0, n - 1).astype(jnp.int32)
