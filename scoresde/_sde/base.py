@@ -74,6 +74,32 @@ class AbstractSDE(eqx.Module):
         y = jnp.asarray(y)
         return (self.drift_coefficient(t) * y).astype(y.dtype)
 
+    def reverse_drift(
+        self,
+        t: RealScalarLike,
+        y: Float[ArrayLike, "*shape"],
+        score: Float[ArrayLike, "*shape"],
+    ) -> Float[Array, "*shape"]:
+        r"""The drift of the reverse-time SDE (Anderson 1982; Song et al. 2021,
+        eq. 6), $f(y, t) - g(t)^2\, s$, where `score` is the value
+        $s \approx \nabla_y \log p_t(y)$ at `(t, y)`. Integrated from $T$ down to
+        0 with noise $g(t)\,\mathrm{d}\bar w$."""
+        g = self.diffusion(t, y)
+        return self.drift(t, y) - g**2 * jnp.asarray(score)
+
+    def probability_flow_drift(
+        self,
+        t: RealScalarLike,
+        y: Float[ArrayLike, "*shape"],
+        score: Float[ArrayLike, "*shape"],
+    ) -> Float[Array, "*shape"]:
+        r"""The vector field of the probability-flow ODE (Song et al. 2021, eq. 13),
+        $f(y, t) - \tfrac12 g(t)^2\, s$, where `score` is the value
+        $s \approx \nabla_y \log p_t(y)$ at `(t, y)`. Its solutions share the
+        SDE's marginals $p_t$."""
+        g = self.diffusion(t, y)
+        return self.drift(t, y) - 0.5 * g**2 * jnp.asarray(score)
+
     def prior_sample(
         self, key: KeyArray, shape: tuple[int, ...]
     ) -> Float[Array, "..."]:
