@@ -4,6 +4,7 @@ import importlib.metadata
 
 from . import datasets as datasets
 from ._exact import ExactScore as ExactScore, exact_score as exact_score
+from ._likelihood import bits_per_dim as bits_per_dim, log_likelihood as log_likelihood
 from ._sde import (
     DDPM as DDPM,
     NCSN as NCSN,
