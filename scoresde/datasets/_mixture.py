@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
-from .._custom_types import KeyArray, RealScalarLike, default_float
+from .._custom_types import ArrayInput, KeyArray, RealScalarLike, default_float
 from .._validation import check_int, is_concrete
 from ._base import AbstractDataset
 
@@ -58,9 +58,9 @@ class GaussianMixture(AbstractDataset):
 
     def __init__(
         self,
-        weights: ArrayLike,
-        means: ArrayLike,
-        stds: ArrayLike,
+        weights: ArrayInput,
+        means: ArrayInput,
+        stds: ArrayInput,
     ):
         dtype = default_float()
         if is_concrete((weights, means, stds)):
