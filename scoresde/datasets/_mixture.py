@@ -97,11 +97,7 @@ class GaussianMixture(AbstractDataset):
 
     def sample(self, key: KeyArray, n: int) -> Float[Array, "n d"]:
         """Draw `n` exact samples, shape `(n, d)`."""
-        n = check_int("n", n, minimum=1)
-        key_k, key_z = jax.random.split(key)
-        ks = jax.random.categorical(key_k, jnp.log(self.weights), shape=(n,))
-        z = jax.random.normal(key_z, (n, self.shape[0]), self.means.dtype)
-        return self.means[ks] + self.stds[ks] * z
+        return self.sample_with_components(key, n)[0]
 
     def sample_with_components(
         self, key: KeyArray, n: int
