@@ -35,7 +35,7 @@ def exact_divergence(
 def hutchinson_divergence(
     fn: Callable[[Array], Array],
     y: Float[Array, "*shape"],
-    probes: Float[Array, "num_probes *shape"],
+    probes: Float[Array, " num_probes *shape"],
 ) -> tuple[Float[Array, "*shape"], Float[Array, ""]]:
     r"""The value $F(y)$ and the Hutchinson–Skilling estimate of its divergence
     (Hutchinson 1990; Skilling 1989; Grathwohl et al. 2019),

@@ -76,14 +76,13 @@ def _log_likelihood_one(
     atol,
     max_steps,
     num_steps,
+    stepsize_controller,
     exact,
     num_probes,
     probe,
 ):
     dtype = y.dtype
-    probes = (
-        None if exact else _draw_probes(key, probe, num_probes, y.shape, dtype)
-    )
+    probes = None if exact else _draw_probes(key, probe, num_probes, y.shape, dtype)
 
     def vector_field(t, state, args):
         y_t, _ = state
@@ -98,7 +97,10 @@ def _log_likelihood_one(
         return value, div.astype(dtype)
 
     t0, t1 = float(t_eps), float(sde.T)
-    if num_steps is None:
+    if stepsize_controller is not None:
+        controller = stepsize_controller
+        dt0 = None
+    elif num_steps is None:
         controller = diffrax.PIDController(rtol=rtol, atol=atol, norm=_max_norm)
         dt0 = None
     else:
@@ -185,7 +187,8 @@ def _check_ys(ys: Any, name: str = "ys") -> Array:
             f"{type(ys).__name__}."
         ) from e
     if not (
-        jnp.issubdtype(arr.dtype, jnp.floating) or jnp.issubdtype(arr.dtype, jnp.integer)
+        jnp.issubdtype(arr.dtype, jnp.floating)
+        or jnp.issubdtype(arr.dtype, jnp.integer)
     ):
         raise TypeError(f"`{name}` must hold real numbers, got dtype {arr.dtype}.")
     if arr.ndim < 2 or arr.shape[0] == 0 or arr.size == 0:
@@ -232,6 +235,7 @@ def log_likelihood(
     atol: float = 1e-5,
     max_steps: int = 4096,
     num_steps: int | None = None,
+    stepsize_controller: diffrax.AbstractStepSizeController | None = None,
     divergence: str = "auto",
     num_probes: int = 1,
     probe: str = "rademacher",
@@ -317,6 +321,9 @@ def log_likelihood(
     - `num_steps`: if given, take this many equal steps instead of adaptive
       ones (required for solvers without an error estimate, such as
       [`diffrax.Euler`][]).
+    - `stepsize_controller`: any Diffrax step-size controller, overriding
+      `rtol`, `atol` and `num_steps` (e.g. [`diffrax.StepTo`][] with a grid
+      from `t_eps` to `sde.T`, or a `diffrax.PIDController` of your own).
     - `divergence`: `"auto"`, `"exact"` or `"hutchinson"`.
     - `num_probes`: Hutchinson probes per sample (averaged).
     - `probe`: `"rademacher"` (lower variance) or `"gaussian"`.
@@ -369,7 +376,15 @@ def log_likelihood(
     check_positive("rtol", rtol)
     check_positive("atol", atol)
     max_steps = check_int("max_steps", max_steps, minimum=1)
-    if num_steps is not None:
+    if stepsize_controller is not None:
+        if not isinstance(stepsize_controller, diffrax.AbstractStepSizeController):
+            raise TypeError(
+                "`stepsize_controller` must be a Diffrax step-size controller, got "
+                f"{type(stepsize_controller).__name__}."
+            )
+        if num_steps is not None:
+            raise ValueError("Pass `num_steps` or `stepsize_controller`, not both.")
+    elif num_steps is not None:
         num_steps = check_int("num_steps", num_steps, minimum=1)
     elif not isinstance(solver, diffrax.AbstractAdaptiveSolver):
         raise ValueError(
@@ -415,6 +430,7 @@ def log_likelihood(
         atol=float(atol),
         max_steps=max_steps,
         num_steps=num_steps,
+        stepsize_controller=stepsize_controller,
         exact=exact,
         num_probes=num_probes,
         probe=probe,

@@ -189,21 +189,28 @@ def test_nfe_counts_evaluations(nine_vp, solver, kwargs):
         assert int(stats["num_steps"][0]) == kwargs["num_steps"]
 
 
-def test_fixed_steps_converge(nine_vp):
+def test_fixed_steps_and_stepsize_controller(nine_vp):
+    # Equal steps converge to the analytic density; a user's grid through
+    # diffrax.StepTo gives the same solve as num_steps.
     mix, sde, score_fn = nine_vp
     ys = mix.sample(jax.random.key(9), 4)
+    key = jax.random.key(0)
     p_T = mix.marginal(sde, sde.T)
-    true = jax.vmap(mix.log_prob)(ys)
-    logp = ss.log_likelihood(
-        jax.random.key(0),
-        sde,
-        score_fn,
-        ys,
-        solver=diffrax.Tsit5(),
-        num_steps=200,
-        prior_log_prob=p_T.log_prob,
+    kw = dict(prior_log_prob=p_T.log_prob)
+    by_steps = ss.log_likelihood(key, sde, score_fn, ys, num_steps=200, **kw)
+    np.testing.assert_allclose(by_steps, jax.vmap(mix.log_prob)(ys), atol=1e-3)
+    grid = diffrax.StepTo(ts=np.linspace(1e-5, 1.0, 201))
+    by_grid, stats = ss.log_likelihood(
+        key, sde, score_fn, ys, stepsize_controller=grid, return_stats=True, **kw
     )
-    np.testing.assert_allclose(logp, true, atol=1e-3)
+    np.testing.assert_allclose(by_grid, by_steps, rtol=1e-6, atol=1e-5)
+    assert np.all(np.asarray(stats["num_steps"]) == 200)
+    with pytest.raises(ValueError, match="not both"):
+        ss.log_likelihood(
+            key, sde, score_fn, ys, stepsize_controller=grid, num_steps=10
+        )
+    with pytest.raises(TypeError, match="stepsize_controller"):
+        ss.log_likelihood(key, sde, score_fn, ys, stepsize_controller="pid")
 
 
 def test_image_shaped_data_and_auto_divergence():
@@ -223,9 +230,7 @@ def test_image_shaped_data_and_auto_divergence():
 @pytest.mark.parametrize("sde", [ss.DDPM.linear(num_steps=10), ss.NCSN.geometric()])
 def test_discrete_sdes_are_refused(sde):
     with pytest.raises(ValueError, match="continuous limit"):
-        ss.log_likelihood(
-            jax.random.key(0), sde, lambda t, y: -y, jnp.zeros((2, 1))
-        )
+        ss.log_likelihood(jax.random.key(0), sde, lambda t, y: -y, jnp.zeros((2, 1)))
 
 
 def test_bad_input_errors(nine_vp):
