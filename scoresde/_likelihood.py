@@ -315,14 +315,14 @@ def log_likelihood(
       reuse the compiled solve (an `equinox.Module` is traced, not hashed).
     - `ys`: the data, shape `(n, *data_shape)`, finite.
     - `t_eps`: where the solve starts, in $[0, T)$.
-    - `solver`: any Diffrax ODE solver (default [`diffrax.Tsit5`][]).
+    - `solver`: any Diffrax ODE solver (default `diffrax.Tsit5`).
     - `rtol`, `atol`: tolerances of the adaptive step-size controller.
     - `max_steps`: the most steps one solve may take; exceeding it is an error.
     - `num_steps`: if given, take this many equal steps instead of adaptive
       ones (required for solvers without an error estimate, such as
-      [`diffrax.Euler`][]).
+      `diffrax.Euler`).
     - `stepsize_controller`: any Diffrax step-size controller, overriding
-      `rtol`, `atol` and `num_steps` (e.g. [`diffrax.StepTo`][] with a grid
+      `rtol`, `atol` and `num_steps` (e.g. `diffrax.StepTo` with a grid
       from `t_eps` to `sde.T`, or a `diffrax.PIDController` of your own).
     - `divergence`: `"auto"`, `"exact"` or `"hutchinson"`.
     - `num_probes`: Hutchinson probes per sample (averaged).
