@@ -2,7 +2,7 @@
 
 import importlib.metadata
 
-from . import datasets as datasets, plotting as plotting
+from . import datasets as datasets, metrics as metrics, plotting as plotting
 from ._exact import ExactScore as ExactScore, exact_score as exact_score
 from ._likelihood import bits_per_dim as bits_per_dim, log_likelihood as log_likelihood
 from ._sde import (

@@ -1,8 +1,10 @@
 """Figures made by the library (matplotlib, no pyplot state: each function returns
 a `matplotlib.figure.Figure` and can save it)."""
 
+from ._run import plot_loss as plot_loss, plot_samples as plot_samples
 from ._sde import (
     forward_samples as forward_samples,
     plot_forward_process as plot_forward_process,
+    plot_marginal_histograms as plot_marginal_histograms,
     plot_schedules as plot_schedules,
 )

@@ -6,6 +6,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import ArrayLike
 from matplotlib.figure import Figure
 
 from .._custom_types import KeyArray
@@ -73,14 +74,41 @@ def plot_forward_process(
         )
     num_samples = check_int("num_samples", num_samples, minimum=1)
     ys = forward_samples(key, data, sde, times, num_samples)
+    mixture = data if isinstance(data, GaussianMixture) else None
+    return plot_marginal_histograms(
+        dict(zip(times, ys)),
+        mixture,
+        sde,
+        bins=bins,
+        title=f"Forward process under {type(sde).__name__}",
+        path=path,
+    )
+
+
+def plot_marginal_histograms(
+    samples_by_time: Mapping[float, ArrayLike],
+    mixture: GaussianMixture | None,
+    sde: AbstractSDE,
+    *,
+    bins: int = 100,
+    title: str | None = None,
+    path: str | Path | None = None,
+) -> Figure:
+    """One histogram per time of 1-D samples `(n, 1)` of $y_t$, top to bottom, with
+    the exact marginal density $p_t$ of `mixture` under `sde` drawn over each
+    (skipped when `mixture` is `None`). Used for the forward process and, with
+    trajectories from [`scoresde.sample`][]`(..., save_ts=...)`, for the reverse
+    process.
+    """
+    times = list(samples_by_time)
+    ys = [np.asarray(samples_by_time[t]).reshape(-1) for t in times]
     fig = Figure(figsize=(8, 1.7 * len(times)))
-    axes = fig.subplots(nrows=len(times), sharex=True)
-    axes = np.atleast_1d(axes)
-    lo, hi = np.percentile(ys, [0.1, 99.9])
+    axes = np.atleast_1d(fig.subplots(nrows=len(times), sharex=True))
+    lo, hi = np.percentile(np.concatenate(ys), [0.1, 99.9])
     grid = jnp.linspace(lo, hi, 400)[:, None]
     for ax, t, y in zip(axes, times, ys):
         ax.hist(
-            y[:, 0],
+            y,
             bins=bins,
             range=(lo, hi),
             density=True,
@@ -88,8 +116,8 @@ def plot_forward_process(
             alpha=0.6,
             label="samples",
         )
-        if isinstance(data, GaussianMixture):
-            dens = jnp.exp(jax.vmap(data.marginal(sde, t).log_prob)(grid))
+        if mixture is not None:
+            dens = jnp.exp(jax.vmap(mixture.marginal(sde, t).log_prob)(grid))
             ax.plot(grid[:, 0], dens, color="C3", lw=1.5, label="exact $p_t$")
         m, s = sde.marginal(t)
         ax.set_title(
@@ -99,7 +127,8 @@ def plot_forward_process(
         ax.set_yticks([])
     axes[0].legend(loc="upper left", fontsize=8)
     axes[-1].set_xlabel("$y_t$")
-    fig.suptitle(f"Forward process under {type(sde).__name__}", y=1.0)
+    if title:
+        fig.suptitle(title, y=1.0)
     fig.tight_layout()
     return _save(fig, path)
 
