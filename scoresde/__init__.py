@@ -2,7 +2,7 @@
 
 import importlib.metadata
 
-from . import datasets as datasets
+from . import datasets as datasets, plotting as plotting
 from ._exact import ExactScore as ExactScore, exact_score as exact_score
 from ._sample import sample as sample
 from ._samplers import (
