@@ -1,7 +1,7 @@
 """`sample`: draw samples with any sampler, batched, chunked and compiled once."""
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import diffrax
@@ -33,7 +33,7 @@ def sample(
     sampler: AbstractSampler = ProbabilityFlowODE(),
     t_eps: float = 1e-3,
     chunk_size: int | None = None,
-    save_ts: ArrayLike | None = None,
+    save_ts: ArrayLike | Sequence[float] | None = None,
     progress: bool = False,
     return_stats: bool = False,
 ) -> Float[Array, "..."] | tuple[Float[Array, "..."], dict[str, Array]]:

@@ -84,7 +84,7 @@ def solve_chain(
     score_fn: ScoreFn,
     y_T: Array,
     key: KeyArray,
-    ts: Array,
+    ts: np.ndarray,
     save_ts: Array | None,
     progress_meter: diffrax.AbstractProgressMeter,
 ) -> tuple[Array, Array | None, dict[str, Array]]:
