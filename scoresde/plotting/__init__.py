@@ -1,6 +1,11 @@
 """Figures made by the library (matplotlib, no pyplot state: each function returns
 a `matplotlib.figure.Figure` and can save it)."""
 
+from ._sampling import (
+    plot_sampler_histograms as plot_sampler_histograms,
+    plot_sde_paths as plot_sde_paths,
+    sampling_paths as sampling_paths,
+)
 from ._sde import (
     forward_samples as forward_samples,
     plot_forward_process as plot_forward_process,
