@@ -9,6 +9,7 @@ from jaxtyping import Array, Float
 from .._custom_types import KeyArray
 from .._sde import AbstractSDE
 from .._validation import check_int
+from ._brownian import FixedStepBrownianPath
 from ._nfe import evals_per_step
 from .base import (
     AbstractSampler,
@@ -102,8 +103,9 @@ class ReverseSDE(AbstractSampler):
             g = sde.diffusion(T - u)
             return lx.DiagonalLinearOperator(jnp.full((n,), g, y.dtype))
 
-        # UnsafeBrownianPath draws a fresh Gaussian increment for every step: the
-        # path Diffrax recommends for fixed steps without backpropagation. A
+        # Fixed steps need only independent increments per step: a path like
+        # diffrax.UnsafeBrownianPath (Diffrax's recommendation for fixed steps
+        # without backpropagation), here with one key derivation per step. A
         # VirtualBrownianTree (needed for adaptive steps and adjoints) costs a
         # binary search per step and is about 10x slower (diffrax #489).
         levy_area = getattr(solver := self.solver, "minimal_levy_area", None)
@@ -114,18 +116,21 @@ class ReverseSDE(AbstractSampler):
             and levy_area is not diffrax.BrownianIncrement
             else diffrax.BrownianIncrement
         )
-        brownian = diffrax.UnsafeBrownianPath((n,), key_path, levy_area=levy_area)
+        u1 = T - t_eps
+        du = u1 / self.num_steps
+        brownian = FixedStepBrownianPath(
+            jax.ShapeDtypeStruct((n,), y_T.dtype), du, key_path, levy_area
+        )
         terms = diffrax.MultiTerm(
             diffrax.ODETerm(drift), diffrax.ControlTerm(diffusion, brownian)
         )
-        u1 = T - t_eps
         saveat = reverse_saveat(T, save_ts)
         sol = diffrax.diffeqsolve(
             terms,
             solver,
             0.0,
             u1,
-            u1 / self.num_steps,
+            du,
             y_T.reshape(-1),
             saveat=saveat,
             max_steps=self.num_steps,
