@@ -45,7 +45,9 @@ def sample(
     once per configuration (sampler, SDE, score function, shape, `t_eps`,
     `chunk_size`, `save_ts` length). Batches larger than `chunk_size` are
     processed chunk by chunk, so memory stays bounded; a sample depends only on
-    its own key, so the result does not depend on `chunk_size`.
+    its own key, so the result does not depend on `chunk_size` (except with
+    [`scoresde.PredictorCorrector`][], whose corrector step size is shared by
+    the samples of a chunk).
 
     **Arguments:**
 
