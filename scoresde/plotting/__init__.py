@@ -2,6 +2,11 @@
 a `matplotlib.figure.Figure` and can save it)."""
 
 from ._run import plot_loss as plot_loss, plot_samples as plot_samples
+from ._sampling import (
+    plot_sampler_histograms as plot_sampler_histograms,
+    plot_sde_paths as plot_sde_paths,
+    sampling_paths as sampling_paths,
+)
 from ._sde import (
     forward_samples as forward_samples,
     plot_forward_process as plot_forward_process,

@@ -1,0 +1,220 @@
+"""`sample`: draw samples with any sampler, batched, chunked and compiled once."""
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import diffrax
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, ArrayLike, Float
+
+from ._custom_types import KeyArray, default_float
+from ._exact import ExactScore
+from ._samplers import AbstractSampler, ProbabilityFlowODE
+from ._samplers.base import SAMPLE_AXIS
+from ._sde import AbstractSDE
+from ._validation import check_in_interval, check_int, check_shape, is_concrete
+
+
+#: Default chunk: at most this many numbers per state (64 MiB in float32).
+_CHUNK_ELEMENTS = 2**24
+
+
+def sample(
+    key: KeyArray,
+    sde: AbstractSDE,
+    score_fn: Callable[[Any, Array], Array],
+    *,
+    num_samples: int,
+    shape: tuple[int, ...],
+    sampler: AbstractSampler = ProbabilityFlowODE(),
+    t_eps: float = 1e-3,
+    chunk_size: int | None = None,
+    save_ts: ArrayLike | Sequence[float] | None = None,
+    progress: bool = False,
+    return_stats: bool = False,
+) -> Float[Array, "..."] | tuple[Float[Array, "..."], dict[str, Array]]:
+    r"""Draw `num_samples` samples from the model defined by `sde` and `score_fn`.
+
+    Each sample starts from the prior at $t = T$ and is carried down to
+    $t_\epsilon$ (or to 0, for the discrete chains) by `sampler`. One key is
+    drawn per sample, and the sampler is `vmap`ped over samples and compiled
+    once per configuration (sampler, SDE, score function, shape, `t_eps`,
+    `chunk_size`, `save_ts` length). Batches larger than `chunk_size` are
+    processed chunk by chunk, so memory stays bounded; a sample depends only on
+    its own key, so the result does not depend on `chunk_size` (except with
+    [`scoresde.PredictorCorrector`][], whose corrector step size is shared by
+    the samples of a chunk).
+
+    **Arguments:**
+
+    - `key`: a JAX PRNG key.
+    - `sde`: the forward SDE (any `scoresde.AbstractSDE`).
+    - `score_fn`: a per-sample score function `(t, y) -> score` with `score` of
+      the shape of `y`: a trained `ScoreModel`, or [`scoresde.exact_score`][].
+    - `num_samples`: how many samples, >= 1.
+    - `shape`: the shape of one sample, e.g. `(2,)` or `(1, 8, 8)`.
+    - `sampler`: a [`scoresde.ReverseSDE`][], [`scoresde.PredictorCorrector`][],
+      [`scoresde.ProbabilityFlowODE`][] (default), [`scoresde.Ancestral`][] or
+      [`scoresde.AnnealedLangevin`][].
+    - `t_eps`: the time in $(0, T)$ at which the continuous samplers stop
+      (default $10^{-3}$, as in Song et al. 2021 for VP SDEs).
+    - `chunk_size`: samples per compiled batch; `None` picks the largest chunk
+      with at most $2^{24}$ numbers per state.
+    - `save_ts`: times in $[t_\epsilon, T]$ (in $[0, T]$ for the discrete
+      chains) at which to record each sample's path, in any order. Between
+      solver steps the path is interpolated linearly.
+    - `progress`: show a progress bar (Diffrax's `TqdmProgressMeter`) per chunk.
+    - `return_stats`: also return the solver statistics.
+
+    **Returns:**
+
+    The samples, shape `(num_samples, *shape)`; with `save_ts`, the trajectories,
+    shape `(num_samples, len(save_ts), *shape)` (the final samples are the last
+    sampler state, before any denoising step; pass `save_ts` without it to get
+    them). With `return_stats=True`, a pair `(samples, stats)` where `stats` maps
+    `"nfe"` (score evaluations), `"num_steps"`, `"num_accepted_steps"` and
+    `"num_rejected_steps"` to integer arrays of shape `(num_samples,)`, one entry
+    per sample. Under `vmap`, adaptive solves run until the batch's slowest sample
+    is done, so a batch costs `stats["nfe"].max()` batched evaluations.
+
+    !!! example
+
+        ```python
+        import jax
+        import scoresde as ss
+
+        mix = ss.datasets.get("nine-gaussians")
+        sde = ss.VPSDE()
+        ys = ss.sample(jax.random.key(0), sde, ss.exact_score(mix, sde),
+                       num_samples=1000, shape=(2,))          # (1000, 2)
+        ```
+    """
+    if not isinstance(sampler, AbstractSampler):
+        raise TypeError(
+            "`sampler` must be a scoresde sampler such as ss.ProbabilityFlowODE(), "
+            f"got {sampler!r}."
+        )
+    num_samples = check_int("num_samples", num_samples, minimum=1)
+    shape = check_shape("shape", shape)
+    t_eps = check_sampling_inputs(sde, score_fn, shape, t_eps)
+    sampler.check_sde(sde)
+    if chunk_size is None:
+        chunk_size = max(1, min(num_samples, _CHUNK_ELEMENTS // math.prod(shape)))
+    else:
+        chunk_size = min(check_int("chunk_size", chunk_size, minimum=1), num_samples)
+    order, save_ts = _check_save_ts(save_ts, sampler.final_time(t_eps), sde.T)
+    for name, flag in (("progress", progress), ("return_stats", return_stats)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"`{name}` must be a bool, got {flag!r}.")
+
+    keys = jax.random.split(key, num_samples)
+    num_chunks = -(-num_samples // chunk_size)
+    pad = num_chunks * chunk_size - num_samples
+    if pad:
+        keys = jnp.concatenate([keys, keys[:pad]])
+    outputs = [
+        _sample_chunk(
+            sampler,
+            sde,
+            score_fn,
+            keys[i * chunk_size : (i + 1) * chunk_size],
+            shape,
+            t_eps,
+            save_ts,
+            progress,
+        )
+        for i in range(num_chunks)
+    ]
+    out = jax.tree_util.tree_map(
+        lambda *xs: jnp.concatenate(xs)[:num_samples], *outputs
+    )
+    ys = out.sample if save_ts is None else out.trajectory[:, order]
+    return (ys, out.stats) if return_stats else ys
+
+
+@eqx.filter_jit
+def _sample_chunk(sampler, sde, score_fn, keys, shape, t_eps, save_ts, progress):
+    meter = diffrax.TqdmProgressMeter() if progress else diffrax.NoProgressMeter()
+
+    def one(key):
+        return sampler.sample_one(
+            sde,
+            score_fn,
+            key,
+            shape,
+            t_eps=t_eps,
+            save_ts=save_ts,
+            progress_meter=meter,
+        )
+
+    return jax.vmap(one, axis_name=SAMPLE_AXIS)(keys)
+
+
+def check_sampling_inputs(
+    sde: Any, score_fn: Any, shape: tuple[int, ...], t_eps: Any
+) -> float:
+    """Boundary checks shared by `sample` and the probability-flow encoder: the SDE,
+    `t_eps`, and that `score_fn` maps one sample of `shape` to the same shape."""
+    if not isinstance(sde, AbstractSDE):
+        raise TypeError(
+            f"`sde` must be a scoresde SDE (an AbstractSDE), got {type(sde).__name__}."
+        )
+    check_in_interval("t_eps", t_eps, 0.0, sde.T, low_open=True, high_open=True)
+    if not callable(score_fn):
+        raise TypeError(
+            f"`score_fn` must be a callable (t, y) -> score, got {score_fn!r}."
+        )
+    if isinstance(score_fn, ExactScore) and score_fn.mixture.shape != shape:
+        raise ValueError(
+            f"`shape` {shape} disagrees with the score function, whose mixture has "
+            f"samples of shape {score_fn.mixture.shape}."
+        )
+    dtype = default_float()
+    try:
+        out = jax.eval_shape(
+            score_fn,
+            jax.ShapeDtypeStruct((), dtype),
+            jax.ShapeDtypeStruct(shape, dtype),
+        )
+    except Exception as e:
+        raise ValueError(
+            f"`score_fn` fails on one sample of `shape` {shape} (and a scalar time): "
+            f"{type(e).__name__}: {e}. Check that `shape` is the shape of ONE sample "
+            "the score function was made for."
+        ) from e
+    if not isinstance(out, jax.ShapeDtypeStruct) or out.shape != shape:
+        got = out.shape if isinstance(out, jax.ShapeDtypeStruct) else out
+        raise ValueError(
+            f"`score_fn` must return a score of the sample's shape {shape}, got {got}."
+        )
+    return float(t_eps)
+
+
+def _check_save_ts(save_ts, t_end, T):
+    """Validate `save_ts`; return `(order, sorted_descending)` so that
+    `trajectory[:, order]` is in the caller's order."""
+    if save_ts is None:
+        return None, None
+    if not is_concrete(save_ts):
+        raise TypeError("`save_ts` must be concrete (not traced), as it fixes shapes.")
+    ts = np.asarray(save_ts, dtype=np.float64)
+    if ts.ndim != 1 or ts.size == 0:
+        raise ValueError(
+            f"`save_ts` must be a non-empty 1-D array of times, got shape {ts.shape}."
+        )
+    lo = t_end
+    if not np.all((ts >= lo - 1e-7) & (ts <= T + 1e-7)):
+        raise ValueError(
+            f"`save_ts` must lie in [{lo:g}, {T:g}] (from the sampler's final time to "
+            f"T), got values in [{ts.min():.4g}, {ts.max():.4g}]."
+        )
+    if np.unique(ts).size != ts.size:
+        raise ValueError("`save_ts` must not repeat a time.")
+    perm = np.argsort(-ts, kind="stable")
+    order = np.argsort(perm)
+    ts_sorted = np.clip(ts[perm], lo, T)
+    return order, jnp.asarray(ts_sorted, default_float())
