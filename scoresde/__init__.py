@@ -2,8 +2,22 @@
 
 import importlib.metadata
 
-from . import datasets as datasets
+from . import datasets as datasets, nets as nets
+from ._checkpoint import CheckpointError as CheckpointError
+from ._config import (
+    make_net as make_net,
+    make_sde as make_sde,
+    model_from_config as model_from_config,
+    model_to_config as model_to_config,
+    net_from_config as net_from_config,
+    net_to_config as net_to_config,
+    sde_from_config as sde_from_config,
+    sde_to_config as sde_to_config,
+)
 from ._exact import ExactScore as ExactScore, exact_score as exact_score
+from ._load import Run as Run, load as load
+from ._loss import dsm_loss as dsm_loss
+from ._model import ScoreModel as ScoreModel
 from ._sde import (
     DDPM as DDPM,
     NCSN as NCSN,
@@ -14,6 +28,18 @@ from ._sde import (
     AbstractVPSDE as AbstractVPSDE,
     CosineVPSDE as CosineVPSDE,
     SubVPSDE as SubVPSDE,
+)
+from ._train import (
+    TrainResult as TrainResult,
+    default_optimizer as default_optimizer,
+    train as train,
+)
+from ._weighting import (
+    AbstractWeighting as AbstractWeighting,
+    FunctionWeighting as FunctionWeighting,
+    LikelihoodWeighting as LikelihoodWeighting,
+    ScoreWeighting as ScoreWeighting,
+    VWeighting as VWeighting,
 )
 
 

@@ -119,7 +119,9 @@ class MLP(AbstractScoreNet):
         self.final_norm = eqx.nn.LayerNorm(width)
         out = eqx.nn.Linear(width, size, key=ko)
         # A small output layer: the network starts near F = 0.
-        self.output_layer = eqx.tree_at(lambda layer: layer.weight, out, out.weight * 0.1)
+        self.output_layer = eqx.tree_at(
+            lambda layer: layer.weight, out, out.weight * 0.1
+        )
 
     def __call__(
         self,
