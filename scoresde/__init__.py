@@ -2,7 +2,8 @@
 
 import importlib.metadata
 
-from . import datasets as datasets, nets as nets
+from . import datasets as datasets, metrics as metrics, plotting as plotting
+from . import nets as nets
 from ._checkpoint import CheckpointError as CheckpointError
 from ._config import (
     make_net as make_net,

@@ -1,7 +1,5 @@
 r"""The VP SDE with the cosine schedule of Nichol & Dhariwal (2021)."""
 
-import math
-
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
@@ -41,11 +39,17 @@ class CosineVPSDE(AbstractVPSDE):
 
     def _phi(self, t):
         t = jnp.asarray(t, jnp.result_type(float))
-        return 0.5 * math.pi * (t * self.t_max + self.s) / (1.0 + self.s)
+        return 0.5 * jnp.pi * (t * self.t_max + self.s) / (1.0 + self.s)
 
     def beta(self, t: RealScalarLike) -> Float[Array, ""]:
-        return math.pi * self.t_max / (1.0 + self.s) * jnp.tan(self._phi(t))
+        return jnp.pi * self.t_max / (1.0 + self.s) * jnp.tan(self._phi(t))
 
     def integral_beta(self, t: RealScalarLike) -> Float[Array, ""]:
-        phi0 = 0.5 * math.pi * self.s / (1.0 + self.s)
-        return 2.0 * (jnp.log(math.cos(phi0)) - jnp.log(jnp.cos(self._phi(t))))
+        # B(t) = -2 log(cos(phi0 + d) / cos(phi0)) with d = phi(t) - phi0, written as
+        # -2 log1p(cos d - 1 - tan(phi0) sin d) so it stays accurate for small t.
+        t = jnp.asarray(t, jnp.result_type(float))
+        phi0 = 0.5 * jnp.pi * self.s / (1.0 + self.s)
+        d = 0.5 * jnp.pi * t * self.t_max / (1.0 + self.s)
+        return -2.0 * jnp.log1p(
+            -2.0 * jnp.sin(0.5 * d) ** 2 - jnp.tan(phi0) * jnp.sin(d)
+        )

@@ -2,9 +2,9 @@ r"""DDPM (Ho et al. 2020) as a VP SDE with piecewise-constant $\beta(t)$."""
 
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, ArrayLike, Float
+from jaxtyping import Array, Float
 
-from .._custom_types import RealScalarLike, default_float
+from .._custom_types import ArrayInput, RealScalarLike, default_float
 from .._validation import check_in_interval, check_int, check_less, check_vector
 from .base import AbstractDiscreteSDE
 from .vp_base import AbstractVPSDE
@@ -41,7 +41,7 @@ class DDPM(AbstractVPSDE, AbstractDiscreteSDE):
     log_alpha_bar_grid: Float[Array, " num_steps_plus_one"]
     rates: Float[Array, " num_steps"]
 
-    def __init__(self, betas: ArrayLike):
+    def __init__(self, betas: ArrayInput):
         b = check_vector("betas", betas)
         if not np.all((b > 0) & (b < 1)):
             raise ValueError(

@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
-from .._custom_types import RealScalarLike, default_float
+from .._custom_types import ArrayInput, RealScalarLike, default_float
 from .._validation import check_int, check_less, check_positive, check_vector
 from .base import AbstractDiscreteSDE
 
@@ -33,7 +33,7 @@ class NCSN(AbstractDiscreteSDE):
     sigmas: Float[Array, " num_steps"]
     variance_grid: Float[Array, " num_steps_plus_one"]
 
-    def __init__(self, sigmas: ArrayLike):
+    def __init__(self, sigmas: ArrayInput):
         s = check_vector("sigmas", sigmas, positive=True)
         if s.size > 1 and not np.all(np.diff(s) > 0):
             hint = (

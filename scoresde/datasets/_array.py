@@ -3,9 +3,9 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, ArrayLike, Float
+from jaxtyping import Array, Float
 
-from .._custom_types import KeyArray, default_float
+from .._custom_types import ArrayInput, KeyArray, default_float
 from .._validation import check_int
 from ._base import AbstractDataset
 
@@ -22,7 +22,7 @@ class ArrayDataset(AbstractDataset):
 
     data: Float[Array, "n ..."]
 
-    def __init__(self, data: ArrayLike):
+    def __init__(self, data: ArrayInput):
         arr = np.asarray(data)
         if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(
             arr.dtype, np.complexfloating

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
-from .._custom_types import KeyArray, RealScalarLike, default_float
+from .._custom_types import ArrayInput, KeyArray, RealScalarLike, default_float
 from .._validation import check_int, is_concrete
 from ._base import AbstractDataset
 
@@ -58,9 +58,9 @@ class GaussianMixture(AbstractDataset):
 
     def __init__(
         self,
-        weights: ArrayLike,
-        means: ArrayLike,
-        stds: ArrayLike,
+        weights: ArrayInput,
+        means: ArrayInput,
+        stds: ArrayInput,
     ):
         dtype = default_float()
         if is_concrete((weights, means, stds)):
@@ -97,11 +97,7 @@ class GaussianMixture(AbstractDataset):
 
     def sample(self, key: KeyArray, n: int) -> Float[Array, "n d"]:
         """Draw `n` exact samples, shape `(n, d)`."""
-        n = check_int("n", n, minimum=1)
-        key_k, key_z = jax.random.split(key)
-        ks = jax.random.categorical(key_k, jnp.log(self.weights), shape=(n,))
-        z = jax.random.normal(key_z, (n, self.shape[0]), self.means.dtype)
-        return self.means[ks] + self.stds[ks] * z
+        return self.sample_with_components(key, n)[0]
 
     def sample_with_components(
         self, key: KeyArray, n: int

@@ -1,0 +1,32 @@
+"""The docs' and README's code examples run (so they never go stale).
+
+Each page's ```python blocks run in order in one namespace, as a reader would run
+them. A block whose first line is `# docs: skip` is not run (say why on that line).
+"""
+
+import re
+from pathlib import Path
+
+import matplotlib
+import pytest
+
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = sorted([ROOT / "README.md", *(ROOT / "docs").glob("*.md")])
+BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
+
+
+def _blocks(page: Path) -> list[str]:
+    return [
+        b for b in BLOCK.findall(page.read_text()) if not b.startswith("# docs: skip")
+    ]
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if _blocks(p)], ids=lambda p: p.name)
+def test_page_examples_run(page, tmp_path, monkeypatch):
+    matplotlib.use("Agg")
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {"__name__": f"docs_{page.stem}"}
+    for i, block in enumerate(_blocks(page)):
+        code = compile(block, f"{page.name}[block {i}]", "exec")
+        exec(code, namespace)
