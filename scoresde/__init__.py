@@ -2,8 +2,12 @@
 
 import importlib.metadata
 
-from . import datasets as datasets, metrics as metrics, plotting as plotting
-from . import nets as nets
+from . import (
+    datasets as datasets,
+    metrics as metrics,
+    nets as nets,
+    plotting as plotting,
+)
 from ._checkpoint import CheckpointError as CheckpointError
 from ._config import (
     make_net as make_net,

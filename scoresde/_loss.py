@@ -6,11 +6,11 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
-from ._custom_types import KeyArray, default_float
+from ._custom_types import KeyArray, RealScalarLike, default_float
 from ._model import ScoreModel
 from ._sde import AbstractSDE
 from ._validation import check_in_interval
-from ._weighting import TIME_SAMPLINGS, AbstractWeighting, TimeSampling, as_weighting
+from ._weighting import TIME_SAMPLINGS, AbstractWeighting, as_weighting
 
 
 def dsm_loss(
@@ -20,9 +20,9 @@ def dsm_loss(
     y0_batch: Float[ArrayLike, "n ..."],
     weighting: str | AbstractWeighting | Callable = "score",
     *,
-    t_eps: float = 1e-5,
+    t_eps: RealScalarLike = 1e-5,
     labels: ArrayLike | None = None,
-    time_sampling: TimeSampling = "iid",
+    time_sampling: str = "iid",
     times: ArrayLike | None = None,
 ) -> Float[Array, ""]:
     r"""The denoising score-matching loss of a score model on a batch of data:
@@ -95,7 +95,9 @@ def dsm_loss(
 
     key_t, key_eps = jax.random.split(key)
     if times is None:
-        t, importance = weighting.sample_times(sde, key_t, n, t_eps, time_sampling)
+        t, importance = weighting.sample_times(
+            sde, key_t, n, float(t_eps), time_sampling
+        )
     else:
         t = jnp.asarray(times, y0.dtype)
         if t.shape != (n,):

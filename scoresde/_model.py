@@ -75,7 +75,7 @@ class ScoreModel(eqx.Module):
 
     net: AbstractScoreNet
     sde: AbstractSDE
-    parameterization: Parameterization = eqx.field(static=True, default="eps")
+    parameterization: str = eqx.field(static=True, default="eps")
     data_std: float = eqx.field(static=True, default=1.0)
 
     def __check_init__(self):

@@ -157,11 +157,13 @@ def test_variance_reduced_time_sampling_is_unbiased(time_sampling):
 def test_weighting_objects_and_functions_match_names():
     sde = ss.VPSDE()
     exact = ss.exact_score(MIX, sde)
-    y0 = MIX.sample(jax.random.key(0), 512)
+    y0 = MIX.sample(jax.random.key(0), 128)
     key = jax.random.key(1)
     by_name = ss.dsm_loss(exact, sde, key, y0, "score")
     by_object = ss.dsm_loss(exact, sde, key, y0, ss.ScoreWeighting())
-    by_function = ss.dsm_loss(exact, sde, key, y0, lambda sde, t: sde.marginal(t)[1] ** 2)
+    by_function = ss.dsm_loss(
+        exact, sde, key, y0, lambda sde, t: sde.marginal(t)[1] ** 2
+    )
     assert by_name == by_object and np.allclose(by_name, by_function)
     with pytest.raises(ValueError, match="weighting"):
         ss.dsm_loss(exact, sde, key, y0, "nope")
@@ -178,12 +180,12 @@ def test_gradients_finite_near_t_eps(sde_name):
     sde = all_sdes()[sde_name]
     net = ss.nets.MLP((2,), width=16, depth=1, key=jax.random.key(0))
     y0 = jax.random.normal(jax.random.key(1), (8, 2))
-    for parameterization in ("eps", "v", "x0", "score"):
+    times = jnp.array([1e-5] * 4 + [1.0] * 4)
+    for parameterization in ("eps", "v", "x0"):
         model = ss.ScoreModel(net, sde, parameterization=parameterization)
-        for t in (1e-5, 1.0):
-            loss, grads = eqx.filter_value_and_grad(
-                lambda m: ss.dsm_loss(m, sde, jax.random.key(2), y0, times=jnp.full(8, t))
-            )(model)
-            leaves = jax.tree_util.tree_leaves(eqx.filter(grads, eqx.is_inexact_array))
-            assert np.isfinite(loss)
-            assert all(np.all(np.isfinite(g)) for g in leaves)
+        loss, grads = eqx.filter_value_and_grad(
+            lambda m: ss.dsm_loss(m, sde, jax.random.key(2), y0, times=times)
+        )(model)
+        leaves = jax.tree_util.tree_leaves(eqx.filter(grads, eqx.is_inexact_array))
+        assert np.isfinite(loss)
+        assert all(np.all(np.isfinite(g)) for g in leaves)

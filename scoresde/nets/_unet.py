@@ -29,7 +29,7 @@ class _ResBlock(eqx.Module):
         k1, k2, k3, k4 = jax.random.split(key, 4)
         self.norm1 = eqx.nn.GroupNorm(_groups(c_in), c_in)
         self.conv1 = eqx.nn.Conv2d(c_in, c_out, 3, padding=1, key=k1)
-        self.time_proj = eqx.nn.Linear(emb_dim, c_out, key=k2)
+        self.time_proj = eqx.nn.Linear(emb_dim, 2 * c_out, key=k2)
         self.norm2 = eqx.nn.GroupNorm(_groups(c_out), c_out)
         conv2 = eqx.nn.Conv2d(c_out, c_out, 3, padding=1, key=k3)
         self.conv2 = eqx.tree_at(lambda c: c.weight, conv2, conv2.weight * 0.1)
@@ -37,8 +37,11 @@ class _ResBlock(eqx.Module):
 
     def __call__(self, x, emb):
         h = self.conv1(jax.nn.silu(self.norm1(x)))
-        h = h + self.time_proj(emb)[:, None, None]
-        h = self.conv2(jax.nn.silu(self.norm2(h)))
+        # Scale-shift conditioning after the norm (Nichol & Dhariwal 2021): a
+        # shift added before GroupNorm would be normalised away.
+        scale, shift = jnp.split(self.time_proj(emb)[:, None, None], 2)
+        h = self.norm2(h) * (1 + scale) + shift
+        h = self.conv2(jax.nn.silu(h))
         return h + (x if self.skip is None else self.skip(x))
 
 
@@ -62,7 +65,8 @@ class UNet(AbstractScoreNet):
     images of shape `(C, H, W)`: 8x8 digits, 28x28 and 32x32 images.
 
     Each resolution has `num_res_blocks` residual blocks (GroupNorm, SiLU, 3x3
-    convolutions, the time embedding added per channel); resolutions are halved
+    convolutions, the time embedding applied as a per-channel scale and shift
+    after the second GroupNorm, Nichol & Dhariwal 2021); resolutions are halved
     by stride-2 convolutions and restored by nearest-neighbour upsampling to the
     skip connection's size (so odd sizes such as 7x7 work). Self-attention is
     applied at the resolution levels listed in `attention_levels` (default:
