@@ -49,7 +49,7 @@ class ScoreModel(eqx.Module):
 
     **Arguments:**
 
-    - `net`: a network from [`scoresde.nets`][] (or any
+    - `net`: a network from `scoresde.nets` (or any
       [`scoresde.nets.AbstractScoreNet`][]), called as
       `net(time_feature, y, label)`.
     - `sde`: the SDE whose marginals define the conversion.
