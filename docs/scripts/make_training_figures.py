@@ -33,7 +33,12 @@ def main() -> None:
         net = ss.nets.MLP(mix.shape, key=jax.random.key(0))
         model = ss.ScoreModel(net, sde, parameterization, data_std=data_std)
         results[parameterization] = ss.train(
-            model, mix, key=jax.random.key(1), steps=STEPS, batch_size=512
+            model,
+            mix,
+            key=jax.random.key(1),
+            steps=STEPS,
+            batch_size=512,
+            progress=False,
         )
 
     times = (0.05, 0.2, 0.5)
