@@ -181,7 +181,8 @@ def test_gradients_finite_near_t_eps(sde_name):
     net = ss.nets.MLP((2,), width=16, depth=1, key=jax.random.key(0))
     y0 = jax.random.normal(jax.random.key(1), (8, 2))
     times = jnp.array([1e-5] * 4 + [1.0] * 4)
-    for parameterization in ("eps", "v", "x0"):
+    # x0 is the most singular near t = 0 (score = (m x0 - y) / s^2).
+    for parameterization in ("eps", "v", "x0") if sde_name == "vp" else ("x0",):
         model = ss.ScoreModel(net, sde, parameterization=parameterization)
         loss, grads = eqx.filter_value_and_grad(
             lambda m: ss.dsm_loss(m, sde, jax.random.key(2), y0, times=times)
