@@ -2,9 +2,28 @@
 
 import importlib.metadata
 
-from . import datasets as datasets, metrics as metrics, plotting as plotting
+from . import (
+    datasets as datasets,
+    metrics as metrics,
+    nets as nets,
+    plotting as plotting,
+)
+from ._checkpoint import CheckpointError as CheckpointError
+from ._config import (
+    make_net as make_net,
+    make_sde as make_sde,
+    model_from_config as model_from_config,
+    model_to_config as model_to_config,
+    net_from_config as net_from_config,
+    net_to_config as net_to_config,
+    sde_from_config as sde_from_config,
+    sde_to_config as sde_to_config,
+)
 from ._exact import ExactScore as ExactScore, exact_score as exact_score
 from ._likelihood import bits_per_dim as bits_per_dim, log_likelihood as log_likelihood
+from ._load import Run as Run, load as load
+from ._loss import dsm_loss as dsm_loss
+from ._model import ScoreModel as ScoreModel
 from ._sample import sample as sample
 from ._samplers import (
     AbstractPredictor as AbstractPredictor,
@@ -29,6 +48,18 @@ from ._sde import (
     AbstractVPSDE as AbstractVPSDE,
     CosineVPSDE as CosineVPSDE,
     SubVPSDE as SubVPSDE,
+)
+from ._train import (
+    TrainResult as TrainResult,
+    default_optimizer as default_optimizer,
+    train as train,
+)
+from ._weighting import (
+    AbstractWeighting as AbstractWeighting,
+    FunctionWeighting as FunctionWeighting,
+    LikelihoodWeighting as LikelihoodWeighting,
+    ScoreWeighting as ScoreWeighting,
+    VWeighting as VWeighting,
 )
 
 

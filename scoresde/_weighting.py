@@ -1,0 +1,205 @@
+r"""Weightings $\lambda(t)$ of denoising score matching, and how $t$ is drawn."""
+
+import abc
+from collections.abc import Callable
+from typing import Literal
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from ._custom_types import KeyArray, RealScalarLike, default_float
+from ._sde import AbstractDiscreteSDE, AbstractSDE
+
+
+TimeSampling = Literal["iid", "stratified", "antithetic"]
+TIME_SAMPLINGS = ("iid", "stratified", "antithetic")
+
+
+def _uniforms(key: KeyArray, n: int, time_sampling: str) -> Float[Array, " n"]:
+    """`n` numbers in [0, 1): i.i.d., stratified (one per interval [i/n, (i+1)/n)
+    with one shared offset, as in Kingma et al. 2021) or antithetic (pairs u, 1-u)."""
+    dtype = default_float()
+    if time_sampling == "iid":
+        return jax.random.uniform(key, (n,), dtype)
+    if time_sampling == "stratified":
+        u0 = jax.random.uniform(key, (), dtype)
+        return (jnp.arange(n, dtype=dtype) + u0) / n
+    half = jax.random.uniform(key, ((n + 1) // 2,), dtype)
+    return jnp.concatenate([half, 1.0 - half])[:n]
+
+
+class AbstractWeighting(eqx.Module):
+    r"""A weighting $\lambda(t)$ of the denoising score-matching loss
+
+    $$\mathcal{L}(\theta) = \mathbb{E}_{t}\, \lambda(t)\,
+    \mathbb{E}_{y_0, \epsilon}\big\| s_\theta(t, y_t) - \nabla_{y_t}\log p(y_t\mid y_0)
+    \big\|^2, \qquad y_t = m(t)\,y_0 + s(t)\,\epsilon,$$
+
+    where $\nabla_{y_t}\log p(y_t \mid y_0) = -\epsilon/s(t)$, and of how $t$ is
+    drawn. The default draws $t \sim U(t_\varepsilon, T)$ for continuous SDEs
+    and $t$ uniformly from the grid $\{1/N, \dots, 1\}$ for DDPM / NCSN.
+
+    Subclasses implement `__call__(sde, t) -> lambda(t)` and may override
+    `sample_times` to importance-sample $t$.
+    """
+
+    @abc.abstractmethod
+    def __call__(self, sde: AbstractSDE, t: RealScalarLike) -> Float[Array, ""]:
+        r"""$\lambda(t)$ for `sde`."""
+
+    def sample_times(
+        self,
+        sde: AbstractSDE,
+        key: KeyArray,
+        n: int,
+        t_eps: float,
+        time_sampling: TimeSampling = "iid",
+    ) -> tuple[Float[Array, " n"], Float[Array, " n"]]:
+        r"""Draw `n` times and their importance weights $w$ (the loss uses
+        $w\,\lambda(t)\,\|\cdot\|^2$ so that its mean is unbiased for
+        $\mathbb{E}_{t\sim U}\lambda(t)\|\cdot\|^2$; $w = 1$ here)."""
+        u = _uniforms(key, n, time_sampling)
+        if isinstance(sde, AbstractDiscreteSDE):
+            num = sde.num_steps
+            index = jnp.clip(jnp.floor(u * num), 0, num - 1) + 1
+            t = index / num
+        else:
+            t = t_eps + (sde.T - t_eps) * u
+        return t.astype(default_float()), jnp.ones_like(t, default_float())
+
+
+class ScoreWeighting(AbstractWeighting):
+    r"""$\lambda(t) = s(t)^2$ (Song et al. 2021; Song & Ermon 2019 for NCSN): the
+    loss becomes $\mathbb{E}\,\|s(t)\,s_\theta(t, y_t) + \epsilon\|^2$, which is
+    also Ho et al.'s (2020) "simple" loss $\|\hat\epsilon - \epsilon\|^2$ for
+    $\hat\epsilon = -s\,s_\theta$ (the name `"eps"` gives this weighting)."""
+
+    def __call__(self, sde: AbstractSDE, t: RealScalarLike) -> Float[Array, ""]:
+        return sde.marginal(t)[1] ** 2
+
+
+class VWeighting(AbstractWeighting):
+    r"""The loss $\|\hat v - v\|^2$ of v-prediction (Salimans & Ho 2022), for
+    $v$ as defined in [`scoresde.ScoreModel`][]:
+    $\lambda(t) = s^2(\sigma^2 + \sigma_d^2)/\sigma_d^2$ with $\sigma = s/m$ — for a
+    VP SDE and $\sigma_d = 1$ that is $s^2/m^2 = s^2(1 + 1/\mathrm{SNR})$, the
+    "SNR + 1" weighting in terms of $\hat y_0$.
+
+    **Arguments:**
+
+    - `data_std`: $\sigma_d$ (default 1.0; `dsm_loss` uses the model's).
+    """
+
+    data_std: float = 1.0
+
+    def __call__(self, sde: AbstractSDE, t: RealScalarLike) -> Float[Array, ""]:
+        m, s = sde.marginal(t)
+        return s**2 * ((s / m) ** 2 + self.data_std**2) / self.data_std**2
+
+
+class LikelihoodWeighting(AbstractWeighting):
+    r"""Likelihood weighting $\lambda(t) = g(t)^2$ (Song, Durkan, Murray & Ermon
+    2021, Theorem 1): then
+    $\tfrac12 (T - t_\varepsilon)\,\mathcal{L}$ is the score-matching part of an
+    upper bound on the negative log-likelihood,
+    $-\log p_0(y_0) \le \tfrac12\int g^2\,\mathbb{E}\|s_\theta - \nabla\log
+    p(y_t\mid y_0)\|^2\,\mathrm{d}t + \text{terms free of } \theta$.
+
+    With uniform $t$ this estimator has enormous variance ($g^2/s^2$ blows up
+    as $t \to 0$), so for continuous SDEs $t$ is importance-sampled from
+    $q(t) \propto g(t)^2/s(t)^2$. Since $\frac{\mathrm{d}}{\mathrm{d}t}\log\sigma(t)^2
+    = g(t)^2/s(t)^2$ for every linear SDE ($\sigma = s/m$), that is: draw
+    $\log\sigma^2$ uniformly between its values at $t_\varepsilon$ and $T$, and
+    invert by bisection. The per-sample term is then
+    $Z\,\|s\,s_\theta + \epsilon\|^2/(T - t_\varepsilon)$ with
+    $Z = \log\sigma^2(T) - \log\sigma^2(t_\varepsilon)$.
+
+    **Arguments:**
+
+    - `importance_sampling`: draw $t$ from $q$ (default `True`). Ignored for
+      DDPM / NCSN, whose times come from the grid.
+    """
+
+    importance_sampling: bool = True
+
+    def __call__(self, sde: AbstractSDE, t: RealScalarLike) -> Float[Array, ""]:
+        return sde.diffusion(t) ** 2
+
+    def sample_times(
+        self,
+        sde: AbstractSDE,
+        key: KeyArray,
+        n: int,
+        t_eps: float,
+        time_sampling: TimeSampling = "iid",
+    ) -> tuple[Float[Array, " n"], Float[Array, " n"]]:
+        if not self.importance_sampling or isinstance(sde, AbstractDiscreteSDE):
+            return super().sample_times(sde, key, n, t_eps, time_sampling)
+        dtype = default_float()
+
+        def log_sigma2(t):
+            m, s = sde.marginal(t)
+            return 2.0 * (jnp.log(s) - jnp.log(m))
+
+        lo_value = log_sigma2(jnp.asarray(t_eps, dtype))
+        hi_value = log_sigma2(jnp.asarray(sde.T, dtype))
+        z = hi_value - lo_value
+        target = lo_value + z * _uniforms(key, n, time_sampling)
+
+        def bisect(value):
+            def body(_, bounds):
+                lo, hi = bounds
+                mid = 0.5 * (lo + hi)
+                below = log_sigma2(mid) < value
+                return jnp.where(below, mid, lo), jnp.where(below, hi, mid)
+
+            lo, hi = jax.lax.fori_loop(
+                0, 40, body, (jnp.asarray(t_eps, dtype), jnp.asarray(sde.T, dtype))
+            )
+            return 0.5 * (lo + hi)
+
+        t = jax.vmap(bisect)(target)
+        s2 = jax.vmap(lambda ti: sde.marginal(ti)[1] ** 2)(t)
+        g2 = jax.vmap(self.__call__, in_axes=(None, 0))(sde, t)
+        # w = 1 / ((T - t_eps) q(t)),  q = g^2 / (s^2 Z).
+        weight = z * s2 / (g2 * (sde.T - t_eps))
+        return t, weight.astype(dtype)
+
+
+class FunctionWeighting(AbstractWeighting):
+    r"""A weighting given by your own function `fn(sde, t) -> lambda(t)`, with
+    $t$ drawn uniformly (or from the grid for DDPM / NCSN). A plain function
+    passed as `weighting=` to [`scoresde.dsm_loss`][] is wrapped in this."""
+
+    fn: Callable
+
+    def __call__(self, sde: AbstractSDE, t: RealScalarLike) -> Float[Array, ""]:
+        return jnp.asarray(self.fn(sde, t))
+
+
+WEIGHTING_NAMES = ("score", "eps", "v", "likelihood")
+
+
+def as_weighting(weighting, data_std: float = 1.0) -> AbstractWeighting:
+    """A weighting from a name, an `AbstractWeighting` or a function."""
+    if isinstance(weighting, AbstractWeighting):
+        return weighting
+    if isinstance(weighting, str):
+        if weighting in ("score", "eps"):
+            return ScoreWeighting()
+        if weighting == "v":
+            return VWeighting(data_std=data_std)
+        if weighting == "likelihood":
+            return LikelihoodWeighting()
+        raise ValueError(
+            f"`weighting` must be one of {WEIGHTING_NAMES}, an AbstractWeighting or "
+            f"a function (sde, t) -> lambda, got {weighting!r}."
+        )
+    if callable(weighting):
+        return FunctionWeighting(weighting)
+    raise TypeError(
+        f"`weighting` must be one of {WEIGHTING_NAMES}, an AbstractWeighting or a "
+        f"function (sde, t) -> lambda, got {type(weighting).__name__}."
+    )
