@@ -1,52 +1,297 @@
-"""The command line: the demo writes its report and figures; errors are one line."""
+"""The command line end to end at tiny settings, and every error path: one line on
+stderr, a non-zero exit, no traceback."""
 
+import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from scoresde._cli import main
 
 
-def _run(*args, timeout=600):
+def _run(*args, timeout=900):
     return subprocess.run(
-        [sys.executable, "-m", "scoresde._cli", *args],
+        [sys.executable, "-m", "scoresde._cli", *map(str, args)],
         capture_output=True,
         text=True,
         timeout=timeout,
     )
 
 
+def _assert_one_line_error(res, *needles):
+    assert res.returncode != 0, res.stdout
+    assert "Traceback" not in res.stderr, res.stderr
+    lines = [ln for ln in res.stderr.strip().splitlines() if ln.strip()]
+    assert lines, "expected an error message on stderr"
+    last = lines[-1]
+    assert "error" in last, res.stderr
+    for needle in needles:
+        assert needle in res.stderr, res.stderr
+
+
+TINY = [
+    "--steps",
+    "30",
+    "--batch-size",
+    "32",
+    "--width",
+    "8",
+    "--depth",
+    "1",
+    "--quiet",
+]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "run"
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                "mixture-1d",
+                "--sde",
+                "vp",
+                "--seed",
+                "3",
+                "--out",
+                str(out),
+                *TINY,
+            ]
+        )
+        == 0
+    )
+    return out
+
+
+def test_train_writes_a_loadable_run(run_dir):
+    import scoresde as ss
+
+    run = ss.load(run_dir)
+    assert run.step == 30 and run.losses.shape == (30,)
+    assert isinstance(run.sde, ss.VPSDE)
+    assert json.loads((run_dir / "cli.json").read_text())["dataset"] == "mixture-1d"
+
+
+def test_train_resumes_to_more_steps(run_dir, tmp_path):
+    import shutil
+
+    import scoresde as ss
+
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    args = [
+        "train",
+        "--dataset",
+        "mixture-1d",
+        "--sde",
+        "vp",
+        "--seed",
+        "3",
+        "--out",
+        str(copy),
+        *TINY,
+    ]
+    args[args.index("--steps") + 1] = "40"
+    assert main(args) == 0
+    assert ss.load(copy).step == 40
+
+
+def test_sample_likelihood_plot(run_dir, tmp_path, capsys):
+    samples = tmp_path / "s.npy"
+    assert (
+        main(
+            [
+                "sample",
+                str(run_dir),
+                "--sampler",
+                "reverse-sde",
+                "--steps",
+                "10",
+                "--num",
+                "50",
+                "--out",
+                str(samples),
+                "--plot",
+                str(tmp_path / "s.png"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    ys = np.load(samples)
+    assert ys.shape == (50, 1) and np.all(np.isfinite(ys))
+    assert (tmp_path / "s.png").stat().st_size > 5000
+    logp = tmp_path / "logp.npy"
+    assert (
+        main(["likelihood", str(run_dir), "--data", str(samples), "--out", str(logp)])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "mean NLL" in out and "exact NLL" in out
+    assert np.load(logp).shape == (50,)
+    assert (
+        main(
+            [
+                "plot",
+                str(run_dir),
+                "--what",
+                "loss",
+                "--out",
+                str(tmp_path / "loss.png"),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "plot",
+                "--samples",
+                str(samples),
+                "--dataset",
+                "mixture-1d",
+                "--out",
+                str(tmp_path / "p.png"),
+            ]
+        )
+        == 0
+    )
+
+
+def test_train_on_own_array(tmp_path):
+    import scoresde as ss
+
+    data = np.random.default_rng(0).normal(size=(500, 2)).astype(np.float32)
+    np.savez(tmp_path / "mine.npz", points=data)
+    out = tmp_path / "run"
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(tmp_path / "mine.npz"),
+                "--sde",
+                "ve",
+                "--sigma-max",
+                "5",
+                "--out",
+                str(out),
+                *TINY,
+            ]
+        )
+        == 0
+    )
+    assert tuple(ss.load(out).config["data_shape"]) == (2,)
+
+
 def test_demo_quick_writes_report_and_figures(tmp_path):
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--quick"]) == 0
     report = (out / "report.md").read_text()
-    for fig in ("forward_vp.png", "forward_ve.png", "schedules.png"):
-        assert (out / fig).stat().st_size > 10_000
-        assert f"]({fig})" in report
+    figures = [
+        "forward_vp.png",
+        "schedules.png",
+        "figure2_vp.png",
+        "mixture1d_samples.png",
+        "mixture1d_weights.png",
+        "reverse_vp.png",
+        "nine_ncsn.png",
+        "nine_ddpm.png",
+        "nine_subvp.png",
+    ]
+    for fig in figures:
+        assert (out / fig).stat().st_size > 10_000, fig
+        assert f"]({fig})" in report, fig
+    assert "| mixture-1d |" in report and "| nine-gaussians |" in report
 
 
 def test_help_for_every_subcommand():
     res = _run("--help")
-    assert res.returncode == 0 and "demo" in res.stdout
-    res = _run("demo", "--help")
-    assert res.returncode == 0 and "example" in res.stdout
+    assert res.returncode == 0
+    for cmd in ("train", "sample", "likelihood", "plot", "demo"):
+        assert cmd in res.stdout
+        sub = _run(cmd, "--help")
+        assert sub.returncode == 0 and "example" in sub.stdout, cmd
 
 
 @pytest.mark.parametrize(
-    "args",
+    "args, needles",
     [
-        [],
-        ["frobnicate"],
-        ["demo"],
-        ["demo", "--out", "x", "--seed", "abc"],
+        ([], ()),
+        (["frobnicate"], ("frobnicate",)),
+        (["train", "--dataset", "mnist", "--out", "x"], ("mnist", "nine-gaussians")),
+        (["train", "--out", "x"], ("--dataset",)),
+        (
+            ["train", "--dataset", "mixture-1d", "--steps", "-5", "--out", "x"],
+            ("--steps",),
+        ),
+        (["train", "--dataset", "mixture-1d", "--lr", "nan", "--out", "x"], ("--lr",)),
+        (
+            ["train", "--dataset", "mixture-1d", "--sde", "xyz", "--out", "x"],
+            ("--sde",),
+        ),
+        (
+            [
+                "train",
+                "--dataset",
+                "mixture-1d",
+                "--sde",
+                "ve",
+                "--sigma-min",
+                "100",
+                "--sigma-max",
+                "1",
+                "--out",
+                "x",
+            ],
+            ("sigma_min",),
+        ),
+        (
+            ["train", "--data", "does-not-exist.npy", "--out", "x"],
+            ("does-not-exist.npy",),
+        ),
+        (["train", "--dataset", "digits", "--net", "mlp", "--out", "x"], ("unet",)),
+        (["sample", "no-such-run", "--out", "s.npy"], ("no-such-run",)),
+        (["sample", "no-such-run", "--num", "0", "--out", "s.npy"], ("--num",)),
+        (["demo"], ("--out",)),
+        (["demo", "--out", "x", "--seed", "abc"], ("--seed",)),
     ],
 )
-def test_bad_usage_is_one_line_and_nonzero(args):
-    res = _run(*args)
-    assert res.returncode != 0
-    assert "Traceback" not in res.stderr
-    assert (
-        res.stderr.strip().splitlines()[-1].startswith(("usage:", "scoresde"))
-        or "error" in res.stderr
+def test_bad_input_is_one_line(args, needles, tmp_path):
+    res = subprocess.run(
+        [sys.executable, "-m", "scoresde._cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    _assert_one_line_error(res, *needles)
+
+
+def test_bad_files_are_one_line(run_dir, tmp_path):
+    garbage = tmp_path / "garbage.npy"
+    garbage.write_bytes(b"not a numpy file")
+    _assert_one_line_error(
+        _run("train", "--data", garbage, "--out", tmp_path / "r"), "garbage.npy"
+    )
+    wrong = tmp_path / "wrong.npy"
+    np.save(wrong, np.zeros((10, 3), np.float32))
+    _assert_one_line_error(
+        _run("likelihood", run_dir, "--data", wrong, "--out", tmp_path / "l.npy"),
+        "shape",
+    )
+    nan = tmp_path / "nan.npy"
+    np.save(nan, np.array([[1.0], [np.nan]], np.float32))
+    _assert_one_line_error(
+        _run("likelihood", run_dir, "--data", nan, "--out", tmp_path / "l.npy"), "NaN"
+    )
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text("{not json")
+    _assert_one_line_error(
+        _run("sample", broken, "--out", tmp_path / "s.npy"), "config.json"
     )

@@ -1,7 +1,8 @@
 """The docs' and README's code examples run (so they never go stale).
 
 Each page's ```python blocks run in order in one namespace, as a reader would run
-them. A block whose first line is `# docs: skip` is not run (say why on that line).
+them. A block whose first line is `# docs: skip` is not run (say why on that line); a page
+that starts with `<!-- docs-test: slow -->` runs only with the slow marker.
 """
 
 import re
@@ -22,7 +23,17 @@ def _blocks(page: Path) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("page", [p for p in PAGES if _blocks(p)], ids=lambda p: p.name)
+def _params():
+    for page in PAGES:
+        if not _blocks(page):
+            continue
+        # pages that train full models are end-to-end checks: behind the slow marker
+        slow = page.read_text().startswith("<!-- docs-test: slow -->")
+        marks = [pytest.mark.slow] if slow else []
+        yield pytest.param(page, id=page.name, marks=marks)
+
+
+@pytest.mark.parametrize("page", list(_params()))
 def test_page_examples_run(page, tmp_path, monkeypatch):
     matplotlib.use("Agg")
     monkeypatch.chdir(tmp_path)
