@@ -22,7 +22,7 @@ test: $(STAMP) lint
 	$(VENV)/bin/mkdocs build --strict --quiet --site-dir site
 
 test-slow: $(STAMP)
-	$(VENV)/bin/pytest -q -m slow
+	$(VENV)/bin/pytest -q -m slow -n 2 --dist loadfile
 
 demo: $(STAMP)
 	$(VENV)/bin/scoresde demo --out out/demo
