@@ -24,9 +24,8 @@ def _assert_one_line_error(res, *needles):
     assert res.returncode != 0, res.stdout
     assert "Traceback" not in res.stderr, res.stderr
     lines = [ln for ln in res.stderr.strip().splitlines() if ln.strip()]
-    assert lines, "expected an error message on stderr"
-    last = lines[-1]
-    assert "error" in last, res.stderr
+    assert len(lines) == 1, f"expected one line on stderr, got:\n{res.stderr}"
+    assert "error" in lines[0], res.stderr
     for needle in needles:
         assert needle in res.stderr, res.stderr
 
