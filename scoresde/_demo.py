@@ -547,8 +547,8 @@ def _table(rows: list[Row]) -> list[str]:
         "",
         "NFE: score evaluations per sample. Distance to data: Wasserstein-1 (1-D) or "
         "sliced Wasserstein-1 (2-D) between the samples and as many true samples; the "
-        "baseline rows give the same numbers for a second set of true samples, the best "
-        "a sampler can do at this sample size. NLL: "
+        "baseline rows give the same numbers for a second set of true samples: the noise floor of "
+        "the distance at this sample size. NLL: "
         "mean negative log-likelihood of true samples, under the model (exact, through "
         "the probability-flow ODE) and under the true density.",
         "",
