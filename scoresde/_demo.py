@@ -129,13 +129,12 @@ def _sample(key, sde, score_fn, shape, n, sampler, **kwargs):
 
 def _continuous_limit(sde):
     """The continuous SDE a discrete one discretises (for likelihoods, which
-    `ss.log_likelihood` defines only for continuous SDEs)."""
-    n = sde.num_steps
+    `ss.log_likelihood` defines only for continuous SDEs): a DDPM's per-step rates
+    become a linear VP SDE's beta, an NCSN's ladder a VE SDE's sigma range."""
     if isinstance(sde, DDPM):
         rates = np.asarray(sde.rates)
         return VPSDE(beta_min=float(rates[0]), beta_max=float(rates[-1]))
     sigmas = np.asarray(sde.sigmas)
-    del n
     return VESDE(sigma_min=float(sigmas[0]), sigma_max=float(sigmas[-1]))
 
 

@@ -82,14 +82,17 @@ class AbstractChainSolver(diffrax.AbstractSolver):
 def solve_chain(
     solver: AbstractChainSolver,
     score_fn: ScoreFn,
-    y_T: Array,
     key: KeyArray,
+    shape: tuple[int, ...],
     ts: np.ndarray,
     save_ts: Array | None,
     progress_meter: diffrax.AbstractProgressMeter,
 ) -> tuple[Array, Array | None, dict[str, Array]]:
-    """Run `solver` from $t = T$ down through the descending grid `ts` (a NumPy
-    array whose first entry is $T$). Returns `(y, trajectory, stats)`."""
+    """Draw $y_T$ from the prior of `solver.sde` and run `solver` from $t = T$ down
+    through the descending grid `ts` (a NumPy array whose first entry is $T$).
+    Returns `(y, trajectory, stats)`."""
+    key_prior, key = jax.random.split(key)
+    y_T = solver.sde.prior_sample(key_prior, shape)
     T = solver.sde.T
     # The grid is a NumPy constant: the endpoints must equal `us[0]` and `us[-1]`
     # bit for bit (StepTo checks), which values recomputed under XLA need not.

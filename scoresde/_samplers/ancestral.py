@@ -116,11 +116,9 @@ class Ancestral(AbstractSampler):
     ) -> SamplerOutput:
         del t_eps
         n = self._grid_size(sde)
-        key_prior, key_chain = jax.random.split(key)
-        y_T = sde.prior_sample(key_prior, shape)
         solver = _AncestralSolver(sde, n, self.posterior_variance)
         ts = discrete_grid(n)
         y, trajectory, stats = solve_chain(
-            solver, score_fn, y_T, key_chain, ts, save_ts, progress_meter
+            solver, score_fn, key, shape, ts, save_ts, progress_meter
         )
         return SamplerOutput(y, trajectory, stats)

@@ -92,11 +92,9 @@ class AnnealedLangevin(AbstractSampler):
     ) -> SamplerOutput:
         del t_eps
         n = sde.num_steps
-        key_prior, key_chain = jax.random.split(key)
-        y_T = sde.prior_sample(key_prior, shape)
         solver = _AnnealedLangevinSolver(sde, self.steps_per_level, self.step_size)
         ts = discrete_grid(n)
         y, trajectory, stats = solve_chain(
-            solver, score_fn, y_T, key_chain, ts, save_ts, progress_meter
+            solver, score_fn, key, shape, ts, save_ts, progress_meter
         )
         return SamplerOutput(y, trajectory, stats)

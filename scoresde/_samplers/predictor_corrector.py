@@ -201,14 +201,12 @@ class PredictorCorrector(AbstractSampler):
         save_ts: Float[Array, " times"] | None,
         progress_meter: diffrax.AbstractProgressMeter,
     ) -> SamplerOutput:
-        key_prior, key_chain = jax.random.split(key)
-        y_T = sde.prior_sample(key_prior, shape)
         solver = _PredictorCorrectorSolver(
             sde, self.predictor, LangevinCorrector(self.snr, self.corrector_steps)
         )
         ts = uniform_grid(sde.T, t_eps, self.num_steps)
         y, trajectory, stats = solve_chain(
-            solver, score_fn, y_T, key_chain, ts, save_ts, progress_meter
+            solver, score_fn, key, shape, ts, save_ts, progress_meter
         )
         if self.denoise:
             y = tweedie_denoise(sde, score_fn, t_eps, y)
