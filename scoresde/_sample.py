@@ -14,7 +14,6 @@ from jaxtyping import Array, ArrayLike, Float
 from ._custom_types import KeyArray, default_float
 from ._exact import ExactScore
 from ._samplers import AbstractSampler, ProbabilityFlowODE
-from ._samplers.base import SAMPLE_AXIS
 from ._sde import AbstractSDE
 from ._validation import check_in_interval, check_int, check_shape, is_concrete
 
@@ -139,19 +138,9 @@ def sample(
 @eqx.filter_jit
 def _sample_chunk(sampler, sde, score_fn, keys, shape, t_eps, save_ts, progress):
     meter = diffrax.TqdmProgressMeter() if progress else diffrax.NoProgressMeter()
-
-    def one(key):
-        return sampler.sample_one(
-            sde,
-            score_fn,
-            key,
-            shape,
-            t_eps=t_eps,
-            save_ts=save_ts,
-            progress_meter=meter,
-        )
-
-    return jax.vmap(one, axis_name=SAMPLE_AXIS)(keys)
+    return sampler.sample_batch(
+        sde, score_fn, keys, shape, t_eps=t_eps, save_ts=save_ts, progress_meter=meter
+    )
 
 
 def check_sampling_inputs(

@@ -6,6 +6,7 @@ from typing import Any
 
 import diffrax
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
@@ -21,14 +22,15 @@ ScoreFn = Callable[[Any, Array], Array]
 
 
 class SamplerOutput(eqx.Module):
-    """What a sampler returns for ONE sample: the final `sample`, the trajectory
-    at the requested save times (or `None`), and the solver statistics `stats`
-    (`nfe`, `num_steps`, `num_accepted_steps`, `num_rejected_steps`, each a
-    scalar integer array)."""
+    """What a sampler returns for ONE sample: the final `sample` (of the sample's
+    shape), the trajectory at the requested save times (shape `(times, *shape)`,
+    or `None`), and the solver statistics `stats` (`nfe`, `num_steps`,
+    `num_accepted_steps`, `num_rejected_steps`, each a scalar integer array).
+    From `sample_batch` every leaf has a leading batch axis."""
 
-    sample: Float[Array, "*shape"]
-    trajectory: Float[Array, " times *shape"] | None
-    stats: dict[str, Int[Array, ""]]
+    sample: Float[Array, "..."]
+    trajectory: Float[Array, "..."] | None
+    stats: dict[str, Int[Array, "..."]]
 
 
 class AbstractSampler(eqx.Module):
@@ -42,7 +44,7 @@ class AbstractSampler(eqx.Module):
     once per configuration and processes large batches in chunks.
 
     Subclasses implement `sample_one`, and may override `check_sde` to reject
-    SDEs they do not fit.
+    SDEs they do not fit, and `sample_batch` to solve a whole batch at once.
     """
 
     def check_sde(self, sde: AbstractSDE) -> None:
@@ -83,6 +85,36 @@ class AbstractSampler(eqx.Module):
 
         A `SamplerOutput`.
         """
+
+    def sample_batch(
+        self,
+        sde: AbstractSDE,
+        score_fn: ScoreFn,
+        keys: KeyArray,
+        shape: tuple[int, ...],
+        *,
+        t_eps: float,
+        save_ts: Float[Array, " times"] | None,
+        progress_meter: diffrax.AbstractProgressMeter,
+    ) -> SamplerOutput:
+        """Draw one sample per key in `keys` (shape `(n,)`): a `SamplerOutput` whose
+        leaves have a leading axis of size `n`. By default `sample_one` is
+        `vmap`ped over the keys, with the axis name `"samples"` (see
+        [`scoresde.LangevinCorrector`][]); a sampler that couples its samples
+        (shared adaptive steps) overrides this."""
+
+        def one(key):
+            return self.sample_one(
+                sde,
+                score_fn,
+                key,
+                shape,
+                t_eps=t_eps,
+                save_ts=save_ts,
+                progress_meter=progress_meter,
+            )
+
+        return jax.vmap(one, axis_name=SAMPLE_AXIS)(keys)
 
 
 def solver_stats(sol: diffrax.Solution, nfe: Array) -> dict[str, Array]:
