@@ -151,8 +151,9 @@ def test_reverse_sde_matches_exact_marginal(solver):
         ss.ProbabilityFlowODE(),
         ss.ProbabilityFlowODE(shared_steps=False),
         ss.Ancestral(num_steps=20),
+        ss.PredictorCorrector(num_steps=20, corrector_steps=0),
     ],
-    ids=["reverse-sde", "pf-ode", "pf-ode-per-sample", "ancestral"],
+    ids=["reverse-sde", "pf-ode", "pf-ode-per-sample", "ancestral", "predictor"],
 )
 def test_fixed_key_and_chunking(sampler):
     score_fn = ss.exact_score(MIX1D, VP)

@@ -5,13 +5,9 @@ on a grid of times, not discretisations of one SDE with a Brownian path of its
 own: each step draws fresh Gaussians (several, for the corrector). They are
 written here as Diffrax solvers, so that every sampler of scoresde goes through
 `diffrax.diffeqsolve` — with its step-size controllers, `SaveAt`, progress meters
-and statistics — rather than a hand-written loop. The chain's PRNG key is the
-solver's state (initialised from `args`), split once per step.
-
-All of them run on the reversed clock $u = T - t$, forwards from $u = 0$
-($t = T$), and see the score through the term: `terms.vf(u, y, args)` is the
-score at time $T - u$.
-"""
+and statistics — rather than a hand-written loop. The solver's state is the
+sample's counter-based normal stream and the step index: draw $j$ of step $k$
+is the stream's draw $k \cdot D + j$, $D$ = `draws_per_step`."""
 
 import abc
 from collections.abc import Callable
@@ -26,12 +22,27 @@ from jaxtyping import Array
 
 from .._custom_types import KeyArray, default_float
 from .._sde import AbstractSDE
+from ._noise import NormalStream
 from .base import ScoreFn, reverse_saveat, solver_stats
+
+
+class StepNoise(eqx.Module):
+    """The standard normal draws of one chain step: `noise(j, like)` is draw `j`
+    (`0 <= j < draws_per_step`, traced or not) with the shape and dtype of
+    `like`."""
+
+    stream: NormalStream
+    first: Array
+
+    def __call__(self, j, like: Array) -> Array:
+        counter = self.first + jnp.asarray(j).astype(jnp.uint32)
+        return self.stream.normal(counter, like.shape, like.dtype)
 
 
 class AbstractChainSolver(diffrax.AbstractSolver):
     """A Diffrax solver whose step from reversed time $u_0$ to $u_1$ is
-    `update(score, t, t_next, y, key)` with $t = T - u_0$, $t_\\text{next} = T - u_1$.
+    `update(score, t, t_next, y, noise)` with $t = T - u_0$, $t_\text{next} = T -
+    u_1$ and `noise` the step's `StepNoise`.
     """
 
     sde: eqx.AbstractVar[AbstractSDE]
@@ -48,7 +59,7 @@ class AbstractChainSolver(diffrax.AbstractSolver):
         t: Array,
         t_next: Array,
         y: Array,
-        key: KeyArray,
+        noise: StepNoise,
     ) -> Array:
         """One step of the chain from time `t` down to `t_next`."""
 
@@ -57,23 +68,29 @@ class AbstractChainSolver(diffrax.AbstractSolver):
     def evals_per_step(self) -> int:
         """Score evaluations per step."""
 
+    @property
+    @abc.abstractmethod
+    def draws_per_step(self) -> int:
+        """Gaussian draws (each of the sample's shape) per step."""
+
     def order(self, terms):
         return None
 
-    def init(self, terms, t0, t1, y0, args) -> KeyArray:
-        return args
+    def init(self, terms, t0, t1, y0, args) -> tuple[NormalStream, Array]:
+        return args, jnp.zeros((), jnp.uint32)
 
     def step(self, terms, t0, t1, y0, args, solver_state, made_jump):
         del made_jump
         T = self.sde.T
-        key, subkey = jax.random.split(solver_state)
+        stream, index = solver_state
 
         def score(t, y):
             return terms.vf(T - t, y, args)
 
-        y1 = self.update(score, T - t0, T - t1, y0, subkey)
+        noise = StepNoise(stream, index * self.draws_per_step)
+        y1 = self.update(score, T - t0, T - t1, y0, noise)
         dense_info = dict(y0=y0, y1=y1)
-        return y1, None, dense_info, key, diffrax.RESULTS.successful
+        return y1, None, dense_info, (stream, index + 1), diffrax.RESULTS.successful
 
     def func(self, terms, t0, y0, args):
         return terms.vf(t0, y0, args)
@@ -91,13 +108,14 @@ def solve_chain(
     """Draw $y_T$ from the prior of `solver.sde` and run `solver` from $t = T$ down
     through the descending grid `ts` (a NumPy array whose first entry is $T$).
     Returns `(y, trajectory, stats)`."""
-    key_prior, key = jax.random.split(key)
+    key_prior, key_noise = jax.random.split(key)
     y_T = solver.sde.prior_sample(key_prior, shape)
     T = solver.sde.T
     # The grid is a NumPy constant: the endpoints must equal `us[0]` and `us[-1]`
     # bit for bit (StepTo checks), which values recomputed under XLA need not.
     us = np.asarray(T - np.asarray(ts, np.float64), dtype=default_float())
-    # The key rides in `args` to initialise the solver state; the term ignores it.
+    # The stream rides in `args` to initialise the solver state; the term ignores
+    # it.
     term = diffrax.ODETerm(lambda u, y, args: score_fn(T - u, y))
     num_steps = ts.shape[0] - 1
     sol = diffrax.diffeqsolve(
@@ -107,7 +125,7 @@ def solve_chain(
         float(us[-1]),
         None,
         y_T,
-        args=key,
+        args=NormalStream.from_key(key_noise),
         saveat=reverse_saveat(T, save_ts),
         stepsize_controller=diffrax.StepTo(jnp.asarray(us)),
         max_steps=num_steps,

@@ -1,7 +1,6 @@
 r"""DDPM ancestral sampling (Ho et al. 2020, Algorithm 2)."""
 
 import diffrax
-import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
@@ -21,7 +20,11 @@ class _AncestralSolver(AbstractChainSolver):
     def evals_per_step(self) -> int:
         return 1
 
-    def update(self, score, t, t_next, y, key):
+    @property
+    def draws_per_step(self) -> int:
+        return 1
+
+    def update(self, score, t, t_next, y, noise):
         # Step i goes from t_i to t_{i-1} on the grid t_i = i / N; alpha_bar from
         # the SDE's exact kernel, so beta_i is DDPM's own beta for a DDPM.
         alpha_bar = self.sde.alpha_bar(t)
@@ -35,8 +38,7 @@ class _AncestralSolver(AbstractChainSolver):
             var = beta
         # No noise on the last step (Algorithm 2: z = 0 for t = 1).
         var = jnp.where(t_next > 0, var, 0.0)
-        z = jax.random.normal(key, y.shape, y.dtype)
-        return (mean + jnp.sqrt(var) * z).astype(y.dtype)
+        return (mean + jnp.sqrt(var) * noise(0, y)).astype(y.dtype)
 
 
 class Ancestral(AbstractSampler):

@@ -21,7 +21,11 @@ class _AnnealedLangevinSolver(AbstractChainSolver):
     def evals_per_step(self) -> int:
         return self.steps_per_level
 
-    def update(self, score, t, t_next, y, key):
+    @property
+    def draws_per_step(self) -> int:
+        return self.steps_per_level
+
+    def update(self, score, t, t_next, y, noise):
         # This step runs the noise level sigma_i with t = t_i = i / N.
         sigmas = self.sde.sigmas
         i = jnp.clip(jnp.round(t * sigmas.shape[0]).astype(jnp.int32), 1, None)
@@ -29,9 +33,8 @@ class _AnnealedLangevinSolver(AbstractChainSolver):
         alpha = self.step_size * (sigma / sigmas[0]) ** 2
 
         def body(j, y):
-            z = jax.random.normal(jax.random.fold_in(key, j), y.shape, y.dtype)
-            y = y + 0.5 * alpha * score(t, y) + jnp.sqrt(alpha) * z
-            return y.astype(z.dtype)
+            y_next = y + 0.5 * alpha * score(t, y) + jnp.sqrt(alpha) * noise(j, y)
+            return y_next.astype(y.dtype)
 
         return jax.lax.fori_loop(0, self.steps_per_level, body, y)
 

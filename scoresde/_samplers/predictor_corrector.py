@@ -27,7 +27,8 @@ Score = Callable[[Array, Array], Array]
 
 class AbstractPredictor(eqx.Module):
     """A predictor: one step of a reverse-time SDE solver from `t` down to `t_next`,
-    using one score evaluation."""
+    using one score evaluation and one standard normal draw `z` of the sample's
+    shape."""
 
     @abc.abstractmethod
     def __call__(
@@ -37,9 +38,10 @@ class AbstractPredictor(eqx.Module):
         t: Array,
         t_next: Array,
         y: Array,
-        key: KeyArray,
+        z: Array,
     ) -> Array:
-        """Return the state at `t_next`."""
+        """Return the state at `t_next`, given the state `y` at `t` and the step's
+        noise `z` ~ N(0, I)."""
 
 
 class ReverseDiffusionPredictor(AbstractPredictor):
@@ -54,12 +56,11 @@ class ReverseDiffusionPredictor(AbstractPredictor):
     + \sqrt{\sigma_t^2 - \sigma_{t_\text{next}}^2}\,z$ (Song et al. eq. 47); for a
     VP SDE, $G^2 = \beta_i$ and $r = \sqrt{1 - \beta_i}$ as in DDPM."""
 
-    def __call__(self, sde, score, t, t_next, y, key):
+    def __call__(self, sde, score, t, t_next, y, z):
         m, s = sde.marginal(t)
         m_next, s_next = sde.marginal(t_next)
         r = m / m_next
         g2 = jnp.maximum(s**2 - (r * s_next) ** 2, 0.0)
-        z = jax.random.normal(key, y.shape, y.dtype)
         y_next = y - (r - 1.0) * y + g2 * score(t, y) + jnp.sqrt(g2) * z
         return y_next.astype(y.dtype)
 
@@ -69,9 +70,8 @@ class EulerMaruyamaPredictor(AbstractPredictor):
     $y_{t_\text{next}} = y_t - \big[f(y_t, t) - g(t)^2 s_\theta(t, y_t)\big]\Delta t
     + g(t)\sqrt{\Delta t}\, z$ with $\Delta t = t - t_\text{next} > 0$."""
 
-    def __call__(self, sde, score, t, t_next, y, key):
+    def __call__(self, sde, score, t, t_next, y, z):
         dt = t - t_next
-        z = jax.random.normal(key, y.shape, y.dtype)
         drift = sde.reverse_drift(t, y, score(t, y))
         y_next = y - drift * dt + sde.diffusion(t) * jnp.sqrt(dt) * z
         return y_next.astype(y.dtype)
@@ -97,18 +97,22 @@ class LangevinCorrector(eqx.Module):
     moves half of the middle mode's mass into the outer ones. The batch is the
     chunk that [`scoresde.sample`][] `vmap`s over (the `vmap` axis
     `"samples"`); outside such a `vmap` the norms are per sample.
+
+    Called as `corrector(sde, score, t, t_prev, y, noise)`, where `noise(i)` is
+    the $i$-th standard normal draw of the sample's shape ($i$ <
+    `corrector_steps`).
     """
 
     snr: float
     corrector_steps: int
 
-    def __call__(self, sde, score, t, t_prev, y, key):
+    def __call__(self, sde, score, t, t_prev, y, noise):
         m, _ = sde.marginal(t)
         m_prev, _ = sde.marginal(t_prev)
         alpha = (m_prev / m) ** 2
 
         def body(i, y):
-            z = jax.random.normal(jax.random.fold_in(key, i), y.shape, y.dtype)
+            z = noise(i)
             grad = score(t, y)
             grad_norm = _batch_mean(jnp.sqrt(jnp.sum(grad**2)))
             noise_norm = _batch_mean(jnp.sqrt(jnp.sum(z**2)))
@@ -136,10 +140,13 @@ class _PredictorCorrectorSolver(AbstractChainSolver):
     def evals_per_step(self) -> int:
         return 1 + self.corrector.corrector_steps
 
-    def update(self, score, t, t_next, y, key):
-        key_p, key_c = jax.random.split(key)
-        y = self.predictor(self.sde, score, t, t_next, y, key_p)
-        return self.corrector(self.sde, score, t_next, t, y, key_c)
+    @property
+    def draws_per_step(self) -> int:
+        return 1 + self.corrector.corrector_steps
+
+    def update(self, score, t, t_next, y, noise):
+        y = self.predictor(self.sde, score, t, t_next, y, noise(0, y))
+        return self.corrector(self.sde, score, t_next, t, y, lambda i: noise(i + 1, y))
 
 
 _PREDICTORS = {

@@ -11,6 +11,7 @@ from .._sde import AbstractSDE
 from .._validation import check_int
 from ._brownian import FixedStepBrownianPath
 from ._nfe import evals_per_step
+from ._noise import NormalStream
 from .base import (
     AbstractSampler,
     SamplerOutput,
@@ -119,7 +120,10 @@ class ReverseSDE(AbstractSampler):
         u1 = T - t_eps
         du = u1 / self.num_steps
         brownian = FixedStepBrownianPath(
-            jax.ShapeDtypeStruct((n,), y_T.dtype), du, key_path, levy_area
+            jax.ShapeDtypeStruct((n,), y_T.dtype),
+            du,
+            NormalStream.from_key(key_path),
+            levy_area,
         )
         terms = diffrax.MultiTerm(
             diffrax.ODETerm(drift), diffrax.ControlTerm(diffusion, brownian)
