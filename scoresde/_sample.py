@@ -44,9 +44,12 @@ def sample(
     once per configuration (sampler, SDE, score function, shape, `t_eps`,
     `chunk_size`, `save_ts` length). Batches larger than `chunk_size` are
     processed chunk by chunk, so memory stays bounded; a sample depends only on
-    its own key, so the result does not depend on `chunk_size` (except with
+    its own key, so the result does not depend on `chunk_size`, except with
     [`scoresde.PredictorCorrector`][], whose corrector step size is shared by
-    the samples of a chunk).
+    the samples of a chunk, and with the adaptive
+    [`scoresde.ProbabilityFlowODE`][]'s shared steps (its default), chosen for
+    the chunk as a whole, which change a sample by no more than the solver's
+    error.
 
     **Arguments:**
 
