@@ -80,8 +80,9 @@ def sample(
     them). With `return_stats=True`, a pair `(samples, stats)` where `stats` maps
     `"nfe"` (score evaluations), `"num_steps"`, `"num_accepted_steps"` and
     `"num_rejected_steps"` to integer arrays of shape `(num_samples,)`, one entry
-    per sample. Under `vmap`, adaptive solves run until the batch's slowest sample
-    is done, so a batch costs `stats["nfe"].max()` batched evaluations.
+    per sample (equal within a chunk for shared adaptive steps). Per-sample
+    adaptive solves run under `vmap` until the batch's slowest sample is done, so
+    a batch costs `stats["nfe"].max()` batched evaluations.
 
     !!! example
 

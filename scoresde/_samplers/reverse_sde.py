@@ -106,7 +106,7 @@ class ReverseSDE(AbstractSampler):
 
         # Fixed steps need only independent increments per step: a path like
         # diffrax.UnsafeBrownianPath (Diffrax's recommendation for fixed steps
-        # without backpropagation), here with one key derivation per step. A
+        # without backpropagation), here from a counter-based stream. A
         # VirtualBrownianTree (needed for adaptive steps and adjoints) costs a
         # binary search per step and is about 10x slower (diffrax #489).
         levy_area = getattr(solver := self.solver, "minimal_levy_area", None)
