@@ -339,6 +339,10 @@ def test_errors():
         ss.PredictorCorrector(predictor="heun")
     with pytest.raises(ValueError, match="num_steps"):
         ss.ReverseSDE(num_steps=0)
+    with pytest.raises(ValueError, match="n >= 1"):
+        ss.ProbabilityFlowODE().decode(VP, score_fn, jnp.zeros((0, 1)))
+    with pytest.raises(TypeError, match="shared_steps"):
+        ss.ProbabilityFlowODE(shared_steps="yes")
     with pytest.raises(ValueError, match="chunk_size"):
         ss.sample(key, VP, score_fn, num_samples=2, shape=(1,), chunk_size=0)
 

@@ -237,9 +237,10 @@ def _flow(sampler, sde, score_fn, ys, t_eps, *, forward):
     from .._sample import check_sampling_inputs
 
     ys = jnp.asarray(ys)
-    if ys.ndim < 1:
+    if ys.ndim < 1 or ys.shape[0] == 0:
         raise ValueError(
-            f"`ys` must be a batch of shape (n, *shape), got shape {ys.shape}."
+            "`ys` must be a batch of shape (n, *shape) with n >= 1, got shape "
+            f"{ys.shape}."
         )
     t_eps = check_sampling_inputs(sde, score_fn, ys.shape[1:], t_eps)
     return _flow_jit(sampler, sde, score_fn, ys, t_eps, forward)
