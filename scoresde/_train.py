@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
-from jaxtyping import Array, ArrayLike, Float, Int
+from jaxtyping import ArrayLike
 
 from . import _checkpoint as ckpt
 from ._config import model_to_config
@@ -22,7 +22,12 @@ from ._loss import dsm_loss
 from ._model import ScoreModel
 from ._validation import check_in_interval, check_int, check_positive
 from ._weighting import TIME_SAMPLINGS, AbstractWeighting, as_weighting
-from .datasets import AbstractDataset, ArrayDataset
+from .datasets import (
+    AbstractDataset,
+    AbstractLabelledDataset,
+    ArrayDataset,
+    LabelledArrayDataset,
+)
 
 
 class TrainResult(eqx.Module):
@@ -49,19 +54,6 @@ class TrainResult(eqx.Module):
     wall_time: float
     interrupted: bool = False
     run_dir: pathlib.Path | None = None
-
-
-class _LabelledArray(eqx.Module):
-    data: Float[Array, "n ..."]
-    labels: Int[Array, " n"]
-
-    @property
-    def shape(self):
-        return tuple(self.data.shape[1:])
-
-    def sample_with_labels(self, key, n):
-        idx = jax.random.randint(key, (n,), 0, self.data.shape[0])
-        return self.data[idx], self.labels[idx]
 
 
 @functools.lru_cache(maxsize=32)
@@ -124,7 +116,7 @@ def _run_chunk(state, frozen, dataset, base_key, start_step, num_steps, static):
         key_data, key_loss, key_drop = jax.random.split(
             jax.random.fold_in(base_key, step), 3
         )
-        if hasattr(dataset, "sample_with_labels") and frozen.net.num_classes:
+        if isinstance(dataset, AbstractLabelledDataset) and frozen.net.num_classes:
             y0, labels = dataset.sample_with_labels(key_data, static.batch_size)
             if static.label_dropout > 0:
                 drop = jax.random.uniform(key_drop, labels.shape) < static.label_dropout
@@ -481,7 +473,7 @@ def _as_dataset(data, labels, model):
                 "`labels` is only for array `data`; a dataset supplies its own "
                 "through `sample_with_labels`."
             )
-        if conditional and not hasattr(data, "sample_with_labels"):
+        if conditional and not isinstance(data, AbstractLabelledDataset):
             raise ValueError(
                 "The network is class-conditional (`num_classes` set) but `data` "
                 f"({type(data).__name__}) has no labels: pass an array and `labels`."
@@ -495,18 +487,6 @@ def _as_dataset(data, labels, model):
                 "`labels`, integer class labels of shape (n,)."
             )
         return dataset
-    labels = np.asarray(labels)
-    n = dataset.data.shape[0]
-    if labels.shape != (n,) or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(
-            f"`labels` must be integers of shape ({n},), got {labels.dtype} "
-            f"{labels.shape}."
-        )
     if not conditional:
         raise ValueError("`labels` given but the network has no `num_classes`.")
-    if labels.min() < 0 or labels.max() >= model.net.num_classes:
-        raise ValueError(
-            f"`labels` must lie in 0..{model.net.num_classes - 1}, got "
-            f"{labels.min()}..{labels.max()}."
-        )
-    return _LabelledArray(dataset.data, jnp.asarray(labels, jnp.int32))
+    return LabelledArrayDataset(dataset.data, labels, model.net.num_classes)

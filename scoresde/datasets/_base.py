@@ -3,7 +3,7 @@
 import abc
 
 import equinox as eqx
-from jaxtyping import Array, Float
+from jaxtyping import Array, Float, Int
 
 from .._custom_types import KeyArray
 
@@ -20,3 +20,25 @@ class AbstractDataset(eqx.Module):
     @abc.abstractmethod
     def sample(self, key: KeyArray, n: int) -> Float[Array, "..."]:
         """Draw `n` samples, shape `(n, *self.shape)`."""
+
+
+class AbstractLabelledDataset(AbstractDataset):
+    """A dataset whose samples carry integer class labels in `0..num_classes - 1`
+    (digits' digit, a mixture's component): what a class-conditional model trains
+    on. Subclasses implement `num_classes` and `sample_with_labels`; `sample`
+    draws the same way and drops the labels."""
+
+    @property
+    @abc.abstractmethod
+    def num_classes(self) -> int:
+        """The number of classes; labels lie in `0..num_classes - 1`."""
+
+    @abc.abstractmethod
+    def sample_with_labels(
+        self, key: KeyArray, n: int
+    ) -> tuple[Float[Array, "..."], Int[Array, " n"]]:
+        """Draw `n` samples and their labels: shapes `(n, *self.shape)` and `(n,)`."""
+
+    def sample(self, key: KeyArray, n: int) -> Float[Array, "..."]:
+        """Draw `n` samples, shape `(n, *self.shape)` (the labels are dropped)."""
+        return self.sample_with_labels(key, n)[0]

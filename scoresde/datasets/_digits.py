@@ -7,10 +7,10 @@ from jaxtyping import Array, ArrayLike, Float, Int
 
 from .._custom_types import KeyArray, default_float
 from .._validation import check_int
-from ._base import AbstractDataset
+from ._base import AbstractLabelledDataset
 
 
-class Digits(AbstractDataset):
+class Digits(AbstractLabelledDataset):
     r"""The 1,797 8x8 grey-scale digits bundled with scikit-learn
     (`sklearn.datasets.load_digits`, read from disk, never downloaded), as images
     of shape `(1, 8, 8)`.
@@ -45,9 +45,9 @@ class Digits(AbstractDataset):
     def shape(self) -> tuple[int, ...]:
         return (1, 8, 8)
 
-    def sample(self, key: KeyArray, n: int) -> Float[Array, "n 1 8 8"]:
-        """Draw `n` images uniformly with replacement."""
-        return self.sample_with_labels(key, n)[0]
+    @property
+    def num_classes(self) -> int:
+        return 10
 
     def sample_with_labels(
         self, key: KeyArray, n: int
