@@ -20,6 +20,8 @@ from ._config import (
     sde_to_config as sde_to_config,
 )
 from ._exact import ExactScore as ExactScore, exact_score as exact_score
+from ._guidance import ClassifierFreeGuidance as ClassifierFreeGuidance
+from ._impute import impute as impute
 from ._likelihood import bits_per_dim as bits_per_dim, log_likelihood as log_likelihood
 from ._load import Run as Run, load as load
 from ._loss import dsm_loss as dsm_loss
