@@ -9,11 +9,12 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, ArrayLike, Float
+from jaxtyping import Array, ArrayLike, Float, Int
 
 from ._custom_types import KeyArray, default_float
 from ._exact import ExactScore
 from ._samplers import AbstractSampler, ProbabilityFlowODE
+from ._samplers.base import SamplerOutput
 from ._sde import AbstractSDE
 from ._validation import check_in_interval, check_int, check_shape, is_concrete
 
@@ -114,36 +115,83 @@ def sample(
         if not isinstance(flag, bool):
             raise TypeError(f"`{name}` must be a bool, got {flag!r}.")
 
-    keys = jax.random.split(key, num_samples)
-    num_chunks = -(-num_samples // chunk_size)
-    pad = num_chunks * chunk_size - num_samples
-    if pad:
-        keys = jnp.concatenate([keys, keys[:pad]])
-    outputs = [
-        _sample_chunk(
-            sampler,
-            sde,
-            score_fn,
-            keys[i * chunk_size : (i + 1) * chunk_size],
-            shape,
-            t_eps,
-            save_ts,
-            progress,
-        )
-        for i in range(num_chunks)
-    ]
-    out = jax.tree_util.tree_map(
-        lambda *xs: jnp.concatenate(xs)[:num_samples], *outputs
+    out = draw_samples(
+        key,
+        sde,
+        score_fn,
+        sampler,
+        num_samples=num_samples,
+        shape=shape,
+        t_eps=t_eps,
+        chunk_size=chunk_size,
+        save_ts=save_ts,
+        progress=progress,
+        labels=None,
     )
     ys = out.sample if save_ts is None else out.trajectory[:, order]
     return (ys, out.stats) if return_stats else ys
 
 
+def draw_samples(
+    key: KeyArray,
+    sde: AbstractSDE,
+    score_fn: Callable,
+    sampler: AbstractSampler,
+    *,
+    num_samples: int,
+    shape: tuple[int, ...],
+    t_eps: float,
+    chunk_size: int,
+    save_ts: Array | None,
+    progress: bool,
+    labels: Int[Array, " num_samples"] | None,
+) -> SamplerOutput:
+    """The validated core of `sample`: one key per sample, the batch in chunks of
+    `chunk_size` (the last one padded, so that every chunk has the same shape and
+    compiles once), and `labels` (`None`, or one integer label per sample, passed
+    to the score function as `score_fn(t, y, label)`) chunked with the keys."""
+    keys = jax.random.split(key, num_samples)
+    num_chunks = -(-num_samples // chunk_size)
+    pad = num_chunks * chunk_size - num_samples
+    if pad:
+        keys = jnp.concatenate([keys, keys[:pad]])
+        if labels is not None:
+            labels = jnp.concatenate([labels, labels[:pad]])
+    outputs = []
+    for i in range(num_chunks):
+        chunk = slice(i * chunk_size, (i + 1) * chunk_size)
+        outputs.append(
+            _sample_chunk(
+                sampler,
+                sde,
+                score_fn,
+                keys[chunk],
+                None if labels is None else labels[chunk],
+                shape,
+                t_eps,
+                save_ts,
+                progress,
+            )
+        )
+    return jax.tree_util.tree_map(
+        lambda *xs: jnp.concatenate(xs)[:num_samples], *outputs
+    )
+
+
 @eqx.filter_jit
-def _sample_chunk(sampler, sde, score_fn, keys, shape, t_eps, save_ts, progress):
+def _sample_chunk(
+    sampler, sde, score_fn, keys, labels, shape, t_eps, save_ts, progress
+):
     meter = diffrax.TqdmProgressMeter() if progress else diffrax.NoProgressMeter()
     return sampler.sample_batch(
-        sde, score_fn, keys, shape, t_eps=t_eps, save_ts=save_ts, progress_meter=meter
+        sde,
+        score_fn,
+        keys,
+        shape,
+        t_eps=t_eps,
+        save_ts=save_ts,
+        progress_meter=meter,
+        labels=labels,
     )
 
 

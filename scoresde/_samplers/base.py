@@ -96,17 +96,19 @@ class AbstractSampler(eqx.Module):
         t_eps: float,
         save_ts: Float[Array, " times"] | None,
         progress_meter: diffrax.AbstractProgressMeter,
+        labels: Int[Array, " n"] | None = None,
     ) -> SamplerOutput:
         """Draw one sample per key in `keys` (shape `(n,)`): a `SamplerOutput` whose
         leaves have a leading axis of size `n`. By default `sample_one` is
         `vmap`ped over the keys, with the axis name `"samples"` (see
         [`scoresde.LangevinCorrector`][]); a sampler that couples its samples
-        (shared adaptive steps) overrides this."""
+        (shared adaptive steps) overrides this. With `labels` (integers, shape
+        `(n,)`), sample `i` uses the score `score_fn(t, y, labels[i])`."""
 
-        def one(key):
+        def one(key, label):
             return self.sample_one(
                 sde,
-                score_fn,
+                bind_label(score_fn, label),
                 key,
                 shape,
                 t_eps=t_eps,
@@ -114,7 +116,15 @@ class AbstractSampler(eqx.Module):
                 progress_meter=progress_meter,
             )
 
-        return jax.vmap(one, axis_name=SAMPLE_AXIS)(keys)
+        return jax.vmap(one, axis_name=SAMPLE_AXIS)(keys, labels)
+
+
+def bind_label(score_fn: Callable, label: Array | None) -> ScoreFn:
+    """The per-sample score `(t, y) -> score_fn(t, y, label)`, or `score_fn` itself
+    when `label` is `None` (an unconditional score function `(t, y)`)."""
+    if label is None:
+        return score_fn
+    return lambda t, y: score_fn(t, y, label)
 
 
 def solver_stats(sol: diffrax.Solution, nfe: Array) -> dict[str, Array]:

@@ -4,7 +4,7 @@ import diffrax
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, ArrayLike, Float
+from jaxtyping import Array, ArrayLike, Float, Int
 
 from .._custom_types import KeyArray
 from .._sde import AbstractSDE
@@ -14,6 +14,7 @@ from .base import (
     AbstractSampler,
     SamplerOutput,
     ScoreFn,
+    bind_label,
     check_fixed_step_solver,
     solver_stats,
 )
@@ -104,15 +105,20 @@ class ProbabilityFlowODE(AbstractSampler):
         progress_meter: diffrax.AbstractProgressMeter,
         *,
         batched: bool = False,
+        labels: Array | None = None,
     ) -> tuple[diffrax.Solution, Array]:
         """Solve from `t0` to `t1` for one sample `y0`, or, with `batched`, for a
-        batch `y0` of shape `(n, *shape)` with shared steps."""
+        batch `y0` of shape `(n, *shape)` with shared steps (and, with `labels`,
+        sample `i` scored as `score_fn(t, y, labels[i])`)."""
 
-        def drift(t, y):
-            return sde.probability_flow_drift(t, y, score_fn(t, y))
+        def drift(t, y, label=None):
+            score = bind_label(score_fn, label)
+            return sde.probability_flow_drift(t, y, score(t, y))
 
         if batched:
-            vector_field = lambda t, y, args: jax.vmap(drift, (None, 0))(t, y)
+            vector_field = lambda t, y, args: jax.vmap(drift, (None, 0, 0))(
+                t, y, labels
+            )
         else:
             vector_field = lambda t, y, args: drift(t, y)
         if self.num_steps is None:
@@ -174,6 +180,7 @@ class ProbabilityFlowODE(AbstractSampler):
         t_eps: float,
         save_ts: Float[Array, " times"] | None,
         progress_meter: diffrax.AbstractProgressMeter,
+        labels: Int[Array, " n"] | None = None,
     ) -> SamplerOutput:
         if not self._batched:
             return super().sample_batch(
@@ -184,6 +191,7 @@ class ProbabilityFlowODE(AbstractSampler):
                 t_eps=t_eps,
                 save_ts=save_ts,
                 progress_meter=progress_meter,
+                labels=labels,
             )
         # The same prior draws as per-sample solves: one per key.
         y_T = jax.vmap(lambda key: sde.prior_sample(key, shape))(keys)
@@ -196,6 +204,7 @@ class ProbabilityFlowODE(AbstractSampler):
             _saveat(save_ts),
             progress_meter,
             batched=True,
+            labels=labels,
         )
         n = keys.shape[0]
         trajectory = None if save_ts is None else jnp.swapaxes(sol.ys[:-1], 0, 1)
