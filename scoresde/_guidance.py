@@ -168,3 +168,25 @@ def check_labels(
                 f"(calling it as score_fn(t, y, label) failed: {e})."
             ) from e
     return jnp.asarray(arr, jnp.int32)
+
+
+def prepare_conditional(
+    score_fn: Any, labels: Any, guidance: Any, num_samples: int, shape: tuple[int, ...]
+) -> tuple[Any, Int[Array, " n"] | None]:
+    """The `labels` and `guidance` arguments of `sample`, checked: returns the score
+    function to sample with (wrapped in `ClassifierFreeGuidance` for `guidance > 0`)
+    and the labels as int32 `(num_samples,)`, or `None`."""
+    guidance = check_guidance(guidance)
+    if labels is None:
+        if guidance != 0:
+            raise ValueError(
+                f"`guidance` = {guidance!r} needs `labels`: guidance steers samples "
+                "towards a class."
+            )
+        return score_fn, None
+    labels = check_labels(score_fn, labels, num_samples, shape)
+    if guidance > 0:
+        score_fn = ClassifierFreeGuidance(
+            score_fn, jnp.asarray(guidance, default_float())
+        )
+    return score_fn, labels

@@ -214,18 +214,10 @@ def test_guidance_is_the_tilted_score():
             ss.ClassifierFreeGuidance(score_fn, bad)
 
 
-class _Fixed(eqx.Module):
-    """A score function with its label fixed: conditional sampling before
-    `sample` takes labels."""
-
-    score_fn: ss.ExactScore
-    label: int
-
-    def __call__(self, t, y):
-        return self.score_fn(t, y, self.label)
-
-
 def test_conditional_sampling_at_w0_follows_the_component():
+    """With the oracle and w = 0, samples of class k are exact samples of component
+    k: all their mode weight on k, mean mu_k and std 0.25 (up to 200 Euler-Maruyama
+    steps' error)."""
     mix = ss.datasets.get("nine-gaussians")
     sde = ss.VPSDE()
     score_fn = ss.exact_score(mix, sde)
@@ -236,10 +228,11 @@ def test_conditional_sampling_at_w0_follows_the_component():
             ss.sample(
                 jax.random.key(k),
                 sde,
-                _Fixed(score_fn, k),
+                score_fn,
                 num_samples=n,
                 shape=(2,),
                 sampler=sampler,
+                labels=k,
             )
         )
         weights = np.asarray(mode_weights(mix, ys))
@@ -247,6 +240,119 @@ def test_conditional_sampling_at_w0_follows_the_component():
         se = 0.25 / math.sqrt(n)
         np.testing.assert_allclose(ys.mean(0), mix.means[k], atol=5 * se)
         np.testing.assert_allclose(ys.std(0), 0.25, rtol=0.06)
+    # one label per sample: each sample lands in its own component
+    labels = np.arange(n) % 9
+    ys = ss.sample(
+        jax.random.key(3),
+        sde,
+        score_fn,
+        num_samples=n,
+        shape=(2,),
+        sampler=sampler,
+        labels=labels,
+        chunk_size=700,  # chunks and padding carry the labels along
+    )
+    own = np.asarray(jax.vmap(mix.responsibilities)(ys))[np.arange(n), labels]
+    assert own.min() > 0.9 and own.mean() > 0.995
+
+
+def _overlapping_1d():
+    return ss.datasets.GaussianMixture([0.5, 0.5], [[-1.0], [1.0]], [1.0, 1.0])
+
+
+def test_guidance_is_monotone_towards_the_class():
+    """On two overlapping classes, the class purity E[p(1 | y)] of class-1 samples
+    grows with the guidance weight, from the exact value at w = 0, and the samples
+    move away from the other class."""
+    mix = _overlapping_1d()
+    sde = ss.VPSDE()
+    score_fn = ss.exact_score(mix, sde)
+    n = 4000
+    exact = mix.sample_with_labels(jax.random.key(9), 200_000)
+    exact_purity = float(
+        np.mean(np.asarray(jax.vmap(mix.responsibilities)(exact[0]))[exact[1] == 1, 1])
+    )
+    purity, means = [], []
+    for w in (0.0, 1.0, 4.0):
+        ys = ss.sample(
+            jax.random.key(0),
+            sde,
+            score_fn,
+            num_samples=n,
+            shape=(1,),
+            sampler=ss.ReverseSDE(num_steps=200),
+            labels=1,
+            guidance=w,
+        )
+        purity.append(
+            float(np.mean(np.asarray(jax.vmap(mix.responsibilities)(ys))[:, 1]))
+        )
+        means.append(float(np.mean(ys)))
+    # w = 0: the exact purity of component 1 (about 0.76), within 4 standard errors
+    assert abs(purity[0] - exact_purity) < 4 * 0.2 / math.sqrt(n), (
+        purity,
+        exact_purity,
+    )
+    assert purity[0] + 0.03 < purity[1] < purity[2] - 0.03, purity
+    assert means[0] + 0.1 < means[1] < means[2] - 0.1, means
+
+
+def _unconditional_model():
+    net = ss.nets.MLP((2,), width=8, depth=1, key=jax.random.key(0))
+    return ss.ScoreModel(net, ss.VPSDE())
+
+
+@pytest.mark.parametrize(
+    "score, kwargs, error, match",
+    [
+        ("exact", {"labels": 9}, ValueError, "0..8"),
+        ("exact", {"labels": -1}, ValueError, "labels"),
+        ("exact", {"labels": np.zeros(3, int)}, ValueError, "shape"),
+        ("exact", {"labels": 1.0}, TypeError, "labels"),
+        ("exact", {"labels": True}, TypeError, "labels"),
+        ("exact", {"labels": 1, "guidance": -1.0}, ValueError, "guidance"),
+        ("exact", {"labels": 1, "guidance": float("inf")}, ValueError, "guidance"),
+        ("exact", {"guidance": 2.0}, ValueError, "needs `labels`"),
+        ("model", {"labels": 1}, ValueError, "unconditional"),
+        ("plain", {"labels": 1}, ValueError, "does not take a label"),
+    ],
+)
+def test_sample_bad_labels_and_guidance(score, kwargs, error, match):
+    sde = ss.VPSDE()
+    score_fn = {
+        "exact": ss.exact_score(ss.datasets.get("nine-gaussians"), sde),
+        "model": _unconditional_model(),
+        "plain": lambda t, y: -y,
+    }[score]
+    with pytest.raises(error, match=match):
+        ss.sample(
+            jax.random.key(0),
+            sde,
+            score_fn,
+            num_samples=4,
+            shape=(2,),
+            sampler=ss.ReverseSDE(num_steps=2),
+            **kwargs,
+        )
+
+
+def test_labels_reach_a_class_conditional_model():
+    """A ScoreModel with num_classes: the sampled label is the one the network
+    sees (two labels give two different results from the same key), and its
+    range is checked."""
+    sde = ss.VPSDE()
+    net = ss.nets.MLP((2,), width=8, depth=1, num_classes=3, key=jax.random.key(0))
+    model = ss.ScoreModel(net, sde)
+    kw = dict(num_samples=3, shape=(2,), sampler=ss.ReverseSDE(num_steps=3))
+    a = ss.sample(jax.random.key(0), sde, model, labels=0, **kw)
+    b = ss.sample(jax.random.key(0), sde, model, labels=2, **kw)
+    c = ss.sample(jax.random.key(0), sde, model, labels=[0, 0, 0], **kw)
+    assert not np.allclose(a, b)
+    np.testing.assert_array_equal(a, c)
+    g = ss.sample(jax.random.key(0), sde, model, labels=0, guidance=1.5, **kw)
+    assert np.all(np.isfinite(g)) and not np.allclose(g, a)
+    with pytest.raises(ValueError, match="0..2"):
+        ss.sample(jax.random.key(0), sde, model, labels=3, **kw)
 
 
 # --- imputation ----------------------------------------------------------------
