@@ -47,6 +47,10 @@ FIXED_STEPS = tuple(
 )
 
 
+#: The estimators compared, by the names printed in the table.
+DIVERGENCES = {"exact": ss.ExactDivergence(), "hutchinson": ss.Hutchinson()}
+
+
 def run_case(name, divergence, tol, n, repeats, num_steps=None, solver=None):
     mix = ss.datasets.get(name)
     sde = ss.VPSDE()
@@ -61,11 +65,13 @@ def run_case(name, divergence, tol, n, repeats, num_steps=None, solver=None):
             sde,
             score_fn,
             ys,
-            rtol=tol,
-            atol=tol,
-            num_steps=num_steps,
-            solver=solver or diffrax.Tsit5(),
-            divergence=divergence,
+            ode=ss.ODESolve(
+                solver=solver or diffrax.Tsit5(),
+                rtol=tol,
+                atol=tol,
+                num_steps=num_steps,
+            ),
+            divergence=DIVERGENCES[divergence],
             prior_log_prob=p_T.log_prob,
             return_stats=True,
         )
