@@ -106,7 +106,11 @@ async () => {
     }});
   let text = "";
   for (let n = walker.nextNode(); n; n = walker.nextNode()) { text += n.data; }
-  const rawTex = /\\\(|\\\)|\\\[|\\\]|\$\$|\$\S[^$\n]{0,200}\$/g;
+  // Whole raw formulas first (one report each), then any lone delimiter.
+  const rawTex = new RegExp([
+    String.raw`\\\([\s\S]{0,300}?\\\)`, String.raw`\\\[[\s\S]{0,500}?\\\]`,
+    String.raw`\$\$[\s\S]{0,500}?\$\$`, String.raw`\$\S[^$\n]{0,200}\$`,
+    String.raw`\\[()[\]]`, String.raw`\$\$`].join("|"), "g");
   for (const m of text.matchAll(rawTex)) {
     const i = m.index;
     out.rawTex.push(text.slice(Math.max(0, i - 30), i + 50).replace(/\s+/g, " "));
