@@ -266,17 +266,24 @@ def check(site: Path, shots: Path | None, chromium: str) -> int:
                 profile,
                 executable_path=chromium,
                 headless=True,
-                args=CHROMIUM_FLAGS,
+                args=[
+                    *CHROMIUM_FLAGS,
+                    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+                ],
                 viewport=VIEWPORT,
                 service_workers="block",
             )
             try:
-                # Record every request; never let one leave the machine.
-                def route(r):
-                    external.append((current["page"], r.request.url))
-                    r.abort()
+                # Record every request to another host (the host resolver rules
+                # below make each fail at once, so none leaves the machine or
+                # waits on a network; intercepting requests instead costs 2x time).
+                def request(r):
+                    if not r.url.startswith(base) and not r.url.startswith(
+                        ("data:", "blob:", "about:")
+                    ):
+                        external.append((current["page"], r.url))
 
-                ctx.route(lambda url: not url.startswith(base), route)
+                ctx.on("request", request)
 
                 def request_failed(r):
                     # A request cut short by the next navigation is not a failure.
