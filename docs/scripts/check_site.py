@@ -124,7 +124,9 @@ async () => {
   // Images.
   for (const img of document.querySelectorAll("img")) {
     out.images.push({src: img.currentSrc || img.src,
-                     ok: img.complete && img.naturalWidth > 0});
+                     ok: img.complete && img.naturalWidth > 0,
+                     scale: img.naturalWidth > 0 && column.contains(img)
+                       ? img.getBoundingClientRect().width / img.naturalWidth : null});
   }
   // Widths against the content column.
   const cs = getComputedStyle(column);
@@ -260,6 +262,7 @@ def check(site: Path, shots: Path | None, chromium: str) -> int:
     failed: list[tuple[str, str]] = []
     results: dict[str, PageResult] = {}
     current = {"page": ""}
+    scales: list[tuple[float, str]] = []  # figure shown / natural width
     try:
         with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
             ctx = p.chromium.launch_persistent_context(
@@ -318,6 +321,8 @@ def check(site: Path, shots: Path | None, chromium: str) -> int:
                     for t in probe["rawTex"]:
                         res.problems.append(f"raw TeX in the text: ...{t}...")
                     for img in probe["images"]:
+                        if img["scale"] is not None:
+                            scales.append((img["scale"], img["src"][len(base) - 1 :]))
                         if not img["ok"]:
                             res.problems.append(f"image did not load: {img['src']}")
                     res.problems += [f"too wide: {o}" for o in probe["overflow"]]
@@ -399,6 +404,12 @@ def check(site: Path, shots: Path | None, chromium: str) -> int:
         f"{counts['too wide']} too-wide tables/code/images "
         f"[{elapsed:.1f} s]"
     )
+    if scales:
+        scale, src = min(scales)
+        print(
+            f"docs-check: figures shown at {scale:.0%} of their pixel size or more "
+            f"(the smallest: {src}) at a {VIEWPORT['width']} px wide window"
+        )
     if shots is not None:
         print(f"docs-check: screenshots in {shots}/")
     if bad_pages:
