@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.installed
 PYTHON ?= python3
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: test test-fast test-slow lint demo docs docs-check serve bench clean
+.PHONY: test test-fast test-slow lint demo docs docs-check chromium serve bench clean
 
 # MathJax is served with the site (no CDN: the docs must render offline). It comes
 # from the npm registry into docs/_static/mathjax/ (git-ignored), with its licence.
@@ -23,7 +23,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check scoresde tests benchmarks docs
 	$(VENV)/bin/ruff format --check scoresde tests benchmarks docs
 
-test: $(STAMP) lint
+test: $(STAMP) lint chromium
 	$(VENV)/bin/pytest -q -n 2 --dist loadfile
 	@$(MAKE) --no-print-directory docs-check
 
@@ -49,13 +49,15 @@ $(MATHJAX):
 # The site as a reader sees it: built, served on 127.0.0.1 and every page loaded in
 # headless Chromium (docs/scripts/check_site.py). Chromium is Debian's package,
 # installed here when missing and we may (root with apt-get); otherwise skipped.
-docs-check: $(STAMP) $(MATHJAX)
+docs-check: $(STAMP) $(MATHJAX) chromium
 	$(VENV)/bin/mkdocs build --strict --quiet --site-dir site
+	$(PY) docs/scripts/check_site.py site --screenshots site-check
+
+chromium:
 	@command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null \
 	  || { echo "docs-check: installing Debian's chromium"; apt-get update -qq \
 	       && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null \
 	       || echo "docs-check: could not install chromium"; }
-	$(PY) docs/scripts/check_site.py site --screenshots site-check
 
 serve: $(STAMP) $(MATHJAX)
 	$(VENV)/bin/mkdocs serve
