@@ -425,7 +425,7 @@ def take_screenshots(page, stem: Path) -> None:
     page.screenshot(path=f"{stem}.png")
     for what, selector in (
         ("table", ".md-content__inner table"),
-        ("figure", ".md-content__inner p > img"),
+        ("figure", ".md-content__inner p img"),
     ):
         element = page.query_selector(selector)
         if element is not None:
