@@ -429,7 +429,10 @@ def take_screenshots(page, stem: Path) -> None:
     ):
         element = page.query_selector(selector)
         if element is not None:
-            element.screenshot(path=f"{stem}_{what}.png")
+            # The sticky header would cover the top of a tall element.
+            element.screenshot(
+                path=f"{stem}_{what}.png", style=".md-header{visibility:hidden}"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
