@@ -27,6 +27,7 @@ Saves `benchmarks/results/likelihood.json`. Target (issue 5): mean error below
 
 import argparse
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -181,7 +182,7 @@ def main() -> None:
         "jax": jax.__version__,
     }
     args.out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
-    print(f"saved {args.out}")
+    print(f"saved {os.path.relpath(args.out)}")
 
 
 if __name__ == "__main__":
