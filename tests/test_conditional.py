@@ -253,7 +253,9 @@ def test_conditional_sampling_at_w0_follows_the_component():
         chunk_size=700,  # chunks and padding carry the labels along
     )
     own = np.asarray(jax.vmap(mix.responsibilities)(ys))[np.arange(n), labels]
-    assert own.min() > 0.9 and own.mean() > 0.995
+    # (an exact sample lies beyond 4 std towards a neighbour with probability
+    # about 1e-4, so a few of 2000 may legitimately sit between components)
+    assert own.mean() > 0.995 and np.mean(own > 0.5) > 0.998, np.sort(own)[:5]
 
 
 def _overlapping_1d():
