@@ -9,13 +9,14 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, ArrayLike, Float
+from jaxtyping import Array, ArrayLike, Float, Int
 
 from ._custom_types import KeyArray, default_float
-from ._exact import ExactScore
 from ._samplers import AbstractSampler, ProbabilityFlowODE
+from ._samplers._inputs import check_sampling_inputs as check_sampling_inputs
+from ._samplers.base import SamplerOutput
 from ._sde import AbstractSDE
-from ._validation import check_in_interval, check_int, check_shape, is_concrete
+from ._validation import check_int, check_shape, is_concrete
 
 
 #: Default chunk: at most this many numbers per state (64 MiB in float32).
@@ -114,77 +115,84 @@ def sample(
         if not isinstance(flag, bool):
             raise TypeError(f"`{name}` must be a bool, got {flag!r}.")
 
-    keys = jax.random.split(key, num_samples)
-    num_chunks = -(-num_samples // chunk_size)
-    pad = num_chunks * chunk_size - num_samples
-    if pad:
-        keys = jnp.concatenate([keys, keys[:pad]])
-    outputs = [
-        _sample_chunk(
-            sampler,
-            sde,
-            score_fn,
-            keys[i * chunk_size : (i + 1) * chunk_size],
-            shape,
-            t_eps,
-            save_ts,
-            progress,
-        )
-        for i in range(num_chunks)
-    ]
-    out = jax.tree_util.tree_map(
-        lambda *xs: jnp.concatenate(xs)[:num_samples], *outputs
+    out = draw_samples(
+        key,
+        sde,
+        score_fn,
+        sampler,
+        num_samples=num_samples,
+        shape=shape,
+        t_eps=t_eps,
+        chunk_size=chunk_size,
+        save_ts=save_ts,
+        progress=progress,
+        labels=None,
     )
     ys = out.sample if save_ts is None else out.trajectory[:, order]
     return (ys, out.stats) if return_stats else ys
 
 
-@eqx.filter_jit
-def _sample_chunk(sampler, sde, score_fn, keys, shape, t_eps, save_ts, progress):
-    meter = diffrax.TqdmProgressMeter() if progress else diffrax.NoProgressMeter()
-    return sampler.sample_batch(
-        sde, score_fn, keys, shape, t_eps=t_eps, save_ts=save_ts, progress_meter=meter
+def draw_samples(
+    key: KeyArray,
+    sde: AbstractSDE,
+    score_fn: Callable,
+    sampler: AbstractSampler,
+    *,
+    num_samples: int,
+    shape: tuple[int, ...],
+    t_eps: float,
+    chunk_size: int,
+    save_ts: Array | None,
+    progress: bool,
+    labels: Int[Array, " num_samples"] | None,
+) -> SamplerOutput:
+    """The validated core of `sample`: one key per sample, the batch in chunks of
+    `chunk_size` (the last one padded, so that every chunk has the same shape and
+    compiles once), and `labels` (`None`, or one integer label per sample, passed
+    to the score function as `score_fn(t, y, label)`) chunked with the keys."""
+    keys = jax.random.split(key, num_samples)
+    num_chunks = -(-num_samples // chunk_size)
+    pad = num_chunks * chunk_size - num_samples
+    if pad:
+        keys = jnp.concatenate([keys, keys[:pad]])
+        if labels is not None:
+            labels = jnp.concatenate([labels, labels[:pad]])
+    outputs = []
+    for i in range(num_chunks):
+        chunk = slice(i * chunk_size, (i + 1) * chunk_size)
+        outputs.append(
+            _sample_chunk(
+                sampler,
+                sde,
+                score_fn,
+                keys[chunk],
+                None if labels is None else labels[chunk],
+                shape,
+                t_eps,
+                save_ts,
+                progress,
+            )
+        )
+    return jax.tree_util.tree_map(
+        lambda *xs: jnp.concatenate(xs)[:num_samples], *outputs
     )
 
 
-def check_sampling_inputs(
-    sde: Any, score_fn: Any, shape: tuple[int, ...], t_eps: Any
-) -> float:
-    """Boundary checks shared by `sample` and the probability-flow encoder: the SDE,
-    `t_eps`, and that `score_fn` maps one sample of `shape` to the same shape."""
-    if not isinstance(sde, AbstractSDE):
-        raise TypeError(
-            f"`sde` must be a scoresde SDE (an AbstractSDE), got {type(sde).__name__}."
-        )
-    check_in_interval("t_eps", t_eps, 0.0, sde.T, low_open=True, high_open=True)
-    if not callable(score_fn):
-        raise TypeError(
-            f"`score_fn` must be a callable (t, y) -> score, got {score_fn!r}."
-        )
-    if isinstance(score_fn, ExactScore) and score_fn.mixture.shape != shape:
-        raise ValueError(
-            f"`shape` {shape} disagrees with the score function, whose mixture has "
-            f"samples of shape {score_fn.mixture.shape}."
-        )
-    dtype = default_float()
-    try:
-        out = jax.eval_shape(
-            score_fn,
-            jax.ShapeDtypeStruct((), dtype),
-            jax.ShapeDtypeStruct(shape, dtype),
-        )
-    except Exception as e:
-        raise ValueError(
-            f"`score_fn` fails on one sample of `shape` {shape} (and a scalar time): "
-            f"{type(e).__name__}: {e}. Check that `shape` is the shape of ONE sample "
-            "the score function was made for."
-        ) from e
-    if not isinstance(out, jax.ShapeDtypeStruct) or out.shape != shape:
-        got = out.shape if isinstance(out, jax.ShapeDtypeStruct) else out
-        raise ValueError(
-            f"`score_fn` must return a score of the sample's shape {shape}, got {got}."
-        )
-    return float(t_eps)
+@eqx.filter_jit
+def _sample_chunk(
+    sampler, sde, score_fn, keys, labels, shape, t_eps, save_ts, progress
+):
+    meter = diffrax.TqdmProgressMeter() if progress else diffrax.NoProgressMeter()
+    return sampler.sample_batch(
+        sde,
+        score_fn,
+        keys,
+        shape,
+        t_eps=t_eps,
+        save_ts=save_ts,
+        progress_meter=meter,
+        labels=labels,
+    )
 
 
 def _check_save_ts(save_ts, t_end, T):
