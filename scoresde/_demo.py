@@ -32,7 +32,7 @@ from ._samplers import (
     ReverseSDE,
     langevin,
 )
-from ._sde import DDPM, NCSN, VESDE, VPSDE, CosineVPSDE, SubVPSDE
+from ._sde import DDPM, NCSN, VESDE, VPSDE, AbstractDiscreteSDE, CosineVPSDE, SubVPSDE
 from ._train import train
 from .datasets import GaussianMixture, get
 from .metrics import mode_weight_error, mode_weights, sliced_wasserstein, wasserstein_1d
@@ -127,24 +127,13 @@ def _sample(key, sde, score_fn, shape, n, sampler, **kwargs):
     return np.asarray(ys), int(np.max(np.asarray(stats["nfe"])))
 
 
-def _continuous_limit(sde):
-    """The continuous SDE a discrete one discretises (for likelihoods, which
-    `ss.log_likelihood` defines only for continuous SDEs): a DDPM's per-step rates
-    become a linear VP SDE's beta, an NCSN's ladder a VE SDE's sigma range."""
-    if isinstance(sde, DDPM):
-        rates = np.asarray(sde.rates)
-        return VPSDE(beta_min=float(rates[0]), beta_max=float(rates[-1]))
-    sigmas = np.asarray(sde.sigmas)
-    return VESDE(sigma_min=float(sigmas[0]), sigma_max=float(sigmas[-1]))
-
-
 def _nll(key, model, mix: GaussianMixture, cfg: Settings) -> tuple[float, float]:
     """Mean NLL (nats) of true samples under the model (exact likelihood through
     the probability-flow ODE) and under the true density."""
     ys = mix.sample(jax.random.fold_in(key, 1), cfg.num_likelihood)
     sde = model.sde
-    if isinstance(sde, (DDPM, NCSN)):
-        sde = _continuous_limit(sde)
+    if isinstance(sde, AbstractDiscreteSDE):
+        sde = sde.continuous_limit()
         model = eqx.tree_at(lambda m: m.sde, model, sde)
     logp = log_likelihood(key, sde, model, ys)
     return float(-jnp.mean(logp)), float(-jnp.mean(jax.vmap(mix.log_prob)(ys)))
