@@ -9,7 +9,7 @@ from .._sde import AbstractSDE
 from .._validation import check_int, check_real_scalar
 from ._grid_solver import AbstractChainSolver, solve_on_grid
 from .base import AbstractFixedStepSampler, SamplerOutput, ScoreFn
-from .time_grid import AbstractTimeGrid, LogSNRTime, check_time_grid
+from .time_grid import AbstractTimeGrid, UniformTime, check_time_grid
 
 
 class _DDIMSolver(AbstractChainSolver):
@@ -73,7 +73,8 @@ class DDIM(AbstractFixedStepSampler):
     - `num_steps`: the number of steps $N \ge 1$.
     - `eta`: $\eta \ge 0$, the noise scale (0: deterministic DDIM; 1:
       ancestral).
-    - `grid`: the time grid (default [`scoresde.LogSNRTime`][]).
+    - `grid`: the time grid (default [`scoresde.UniformTime`][], DDIM's own
+      uniform subsequence of times; measured best of the three on `mixture-1d`).
 
     ??? cite "Reference"
 
@@ -89,7 +90,7 @@ class DDIM(AbstractFixedStepSampler):
 
     num_steps: int = 50
     eta: float = 0.0
-    grid: AbstractTimeGrid = LogSNRTime()
+    grid: AbstractTimeGrid = UniformTime()
 
     def __check_init__(self):
         check_int("num_steps", self.num_steps, minimum=1)
