@@ -402,71 +402,53 @@ def print_row(r):
 
 
 def figure(rows, path):
+    """Weight error and W1 against NFE: one row of panels per (dataset, SDE) in
+    `rows` (exact score), the peers (DDPM schedule = VP) with the VP rows."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    datasets = ["mixture-1d", "nine-gaussians"]
-    sdes = list(SDES)
-    fig, axes = plt.subplots(4, 3, figsize=(13, 13), sharex=True)
-    names = sorted({r["sampler"] for r in rows if r["score"] == "exact"})
+    exact = [r for r in rows if r["score"] == "exact"]
+    sde_of = lambda r: "vp" if r["sde"].startswith("ddpm") else r["sde"]
+    combos = sorted({(r["dataset"], sde_of(r)) for r in exact})
+    names = sorted({r["sampler"] for r in exact})
     colours = {n: plt.cm.tab10(i % 10) for i, n in enumerate(names)}
-    for i, ds in enumerate(datasets):
-        for j, sde in enumerate(sdes):
-            for k, metric in enumerate(("weight_err_mean", "dist_mean")):
-                ax = axes[2 * i + k, j]
-                sel = [
-                    r
-                    for r in rows
-                    if r["dataset"] == ds
-                    and r["score"] == "exact"
-                    and (
-                        r["sde"] == sde or (sde == "vp" and r["sde"].startswith("ddpm"))
+    fig, axes = plt.subplots(
+        len(combos), 2, figsize=(11, 3.6 * len(combos)), squeeze=False
+    )
+    for i, (ds, sde) in enumerate(combos):
+        sel = [r for r in exact if r["dataset"] == ds and sde_of(r) == sde]
+        for k, metric in enumerate(("weight_err_mean", "dist_mean")):
+            ax = axes[i, k]
+            for name in names:
+                pts = sorted((r["nfe"], r[metric]) for r in sel if r["sampler"] == name)
+                if pts:
+                    peer = name.startswith(("diffusers", "k-diffusion"))
+                    ax.plot(
+                        *zip(*pts),
+                        "--" if peer else "-",
+                        marker="x" if peer else "o",
+                        color=colours[name],
+                        label=name,
                     )
-                ]
-                for name in names:
-                    pts = sorted(
-                        (r["nfe"], r[metric]) for r in sel if r["sampler"] == name
-                    )
-                    if pts:
-                        peer = name.startswith(("diffusers", "k-diffusion"))
-                        ax.plot(
-                            *zip(*pts),
-                            "--" if peer else "-",
-                            marker="o" if not peer else "x",
-                            color=colours[name],
-                            label=name,
-                        )
-                if metric == "dist_mean" and sel:
-                    ax.axhline(
-                        sel[0]["dist_floor"],
-                        color="k",
-                        lw=0.8,
-                        ls=":",
-                        label="data floor",
-                    )
-                ax.set_yscale("log")
-                ax.set_title(
-                    f"{ds}, {sde}: "
-                    + (
-                        "max mode-weight error"
-                        if k == 0
-                        else ("W1" if i == 0 else "sliced W1")
-                    )
-                    + (" (mean over seeds)" if k == 0 else ""),
-                    fontsize=9,
+            if metric == "dist_mean":
+                ax.axhline(
+                    sel[0]["dist_floor"], color="k", lw=0.8, ls=":", label="data floor"
                 )
-                ax.grid(alpha=0.3, which="both")
-                if 2 * i + k == 3:
-                    ax.set_xlabel("score evaluations (NFE)")
+            dist = "W1" if ds == "mixture-1d" else "sliced W1"
+            what = "max mode-weight error (mean over seeds)" if k == 0 else dist
+            ax.set_title(f"{ds}, {sde}: {what}", fontsize=9)
+            ax.set_yscale("log")
+            ax.set_xlabel("score evaluations (NFE)")
+            ax.grid(alpha=0.3, which="both")
     handles = {}
     for ax in axes.flat:
         for h, lab in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(lab, h)
-    fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=4, fontsize=8)
+    fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=3, fontsize=8)
     fig.suptitle("Quality against NFE, exact score (benchmarks/fast_sampling.py)")
-    fig.tight_layout(rect=(0, 0.06, 1, 0.97))
+    fig.tight_layout(rect=(0, 0.05 + 0.04 / len(combos), 1, 0.96))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=80)
     plt.close(fig)
@@ -549,13 +531,18 @@ def main():
     parser.add_argument(
         "--report",
         metavar="JSON",
+        nargs="+",
         default=None,
-        help="print a results file as Markdown tables (and redraw the figure from "
-        "it) instead of running",
+        help="print results files as Markdown tables (and draw the figure from "
+        "them) instead of running",
     )
     args = parser.parse_args()
     if args.report is not None:
-        results = json.loads(Path(args.report).read_text())
+        results = dict(rows=[], speed=[])
+        for path in args.report:
+            part = json.loads(Path(path).read_text())
+            results["rows"] += part["rows"]
+            results["speed"] += part.get("speed", [])
         print(markdown(results))
         if not args.no_figure:
             figure(results["rows"], FIGURE)
