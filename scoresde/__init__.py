@@ -35,16 +35,26 @@ from ._model import ScoreModel as ScoreModel
 from ._ode import ODESolve as ODESolve
 from ._sample import sample as sample
 from ._samplers import (
+    DDIM as DDIM,
+    AbstractChainSampler as AbstractChainSampler,
+    AbstractContinuousSampler as AbstractContinuousSampler,
+    AbstractFixedStepSampler as AbstractFixedStepSampler,
     AbstractPredictor as AbstractPredictor,
     AbstractSampler as AbstractSampler,
+    AbstractTimeGrid as AbstractTimeGrid,
     Ancestral as Ancestral,
     AnnealedLangevin as AnnealedLangevin,
+    DPMSolver as DPMSolver,
+    EDMHeun as EDMHeun,
     EulerMaruyamaPredictor as EulerMaruyamaPredictor,
     LangevinCorrector as LangevinCorrector,
+    LogSNRTime as LogSNRTime,
     PredictorCorrector as PredictorCorrector,
     ProbabilityFlowODE as ProbabilityFlowODE,
     ReverseDiffusionPredictor as ReverseDiffusionPredictor,
     ReverseSDE as ReverseSDE,
+    RhoTime as RhoTime,
+    UniformTime as UniformTime,
     langevin as langevin,
 )
 from ._sde import (

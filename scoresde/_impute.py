@@ -13,8 +13,8 @@ import numpy as np
 from jaxtyping import Array, Bool, Float
 
 from ._custom_types import ArrayInput, KeyArray, default_float
-from ._sample import check_sampling_inputs
 from ._samplers import AbstractSampler, ReverseSDE
+from ._samplers._inputs import check_sampling_inputs
 from ._sde import AbstractSDE
 from ._validation import check_int, check_real_scalar
 
