@@ -258,6 +258,33 @@ def test_conditional_sampling_at_w0_follows_the_component():
     assert own.mean() > 0.995 and np.mean(own > 0.5) > 0.998, np.sort(own)[:5]
 
 
+@pytest.mark.parametrize(
+    "sampler",
+    [ss.DPMSolver(num_steps=20), ss.EDMHeun(num_steps=18), ss.PredictorCorrector(50)],
+    ids=["dpm-solver", "edm-heun", "predictor-corrector"],
+)
+def test_labels_with_other_samplers(sampler):
+    """Labels reach the score inside every sampler family (few-step solvers and
+    the predictor-corrector chain): class-4 and class-8 samples at w = 0."""
+    mix = ss.datasets.get("nine-gaussians")
+    sde = ss.VPSDE()
+    labels = np.array([4, 8] * 250)
+    ys = ss.sample(
+        jax.random.key(0),
+        sde,
+        ss.exact_score(mix, sde),
+        num_samples=500,
+        shape=(2,),
+        sampler=sampler,
+        labels=labels,
+    )
+    own = np.asarray(jax.vmap(mix.responsibilities)(ys))[np.arange(500), labels]
+    assert own.mean() > 0.99, own.mean()
+    ys = np.asarray(ys)
+    for k in (4, 8):
+        np.testing.assert_allclose(ys[labels == k].mean(0), mix.means[k], atol=0.06)
+
+
 def _overlapping_1d():
     return ss.datasets.GaussianMixture([0.5, 0.5], [[-1.0], [1.0]], [1.0, 1.0])
 
@@ -421,6 +448,29 @@ def test_impute_correlated_mixture_bias():
         assert err_rec < err_rep and w1_rec < w1_rep
         # replacement's bias is real, not noise: it exceeds 5 standard errors
         assert err_rep > 5 * 0.5 / math.sqrt(N_IMPUTE)
+
+
+def test_impute_with_a_few_step_sampler():
+    """Imputation changes only the score function, so a few-step solver works too:
+    DPM-Solver with 20 steps on nine-gaussians given x = 2."""
+    mix = ss.datasets.get("nine-gaussians")
+    sde = ss.VPSDE()
+    observed = np.tile(np.array([2.0, 0.0]), (1000, 1))
+    ys = np.asarray(
+        ss.impute(
+            jax.random.key(1),
+            sde,
+            ss.exact_score(mix, sde),
+            observed,
+            MASK_X,
+            sampler=ss.DPMSolver(num_steps=20),
+        )
+    )
+    assert np.all(ys[:, 0] == 2.0)
+    cond = mix.condition(MASK_X, [2.0])
+    got = np.asarray(mode_weights(cond, ys[:, 1:])).reshape(3, 3).sum(0)
+    exact = np.asarray(cond.weights).reshape(3, 3).sum(0)
+    np.testing.assert_allclose(got, exact, atol=0.05)
 
 
 def test_impute_per_row_mask_and_images():
