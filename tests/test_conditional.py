@@ -533,3 +533,138 @@ def test_impute_bad_inputs(observed, mask, kwargs, error, match):
     score_fn = ss.exact_score(ss.datasets.get("nine-gaussians"), sde)
     with pytest.raises(error, match=match):
         ss.impute(jax.random.key(0), sde, score_fn, observed, mask, **kwargs)
+
+
+# --- the command line ------------------------------------------------------------
+
+
+def _cli(args, capsys):
+    """`scoresde ARGS` in process: (exit code, stdout, stderr)."""
+    from scoresde._cli import main
+
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as e:  # argparse's own one-line usage errors
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _one_line_error(code, err, *needles):
+    assert code != 0
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and "error" in lines[0], err
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in err, err
+
+
+@pytest.fixture(scope="module")
+def conditional_run(tmp_path_factory):
+    from scoresde._cli import main
+
+    out = tmp_path_factory.mktemp("cond") / "run"
+    tiny = ["--steps", "2", "--batch-size", "16", "--width", "8", "--depth", "1"]
+    args = ["train", "--dataset", "nine-gaussians", "--conditional", *tiny]
+    assert main([*args, "--label-dropout", "0.2", "--quiet", "--out", str(out)]) == 0
+    return out
+
+
+def test_cli_conditional_train_sample_impute(conditional_run, tmp_path, capsys):
+    run = ss.load(conditional_run)
+    assert run.model.net.num_classes == 9
+    assert run.config["training"]["label_dropout"] == pytest.approx(0.2)
+    samples = tmp_path / "s.npy"
+    fast = ["--sampler", "reverse-sde", "--steps", "3", "--quiet"]
+    code, _, err = _cli(
+        [
+            "sample",
+            conditional_run,
+            "--label",
+            3,
+            "--guidance",
+            2.0,
+            "--num",
+            5,
+            *fast,
+            "--out",
+            samples,
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    assert np.load(samples).shape == (5, 2)
+    obs = np.array([[1.0, np.nan], [np.nan, -2.0]])
+    np.save(tmp_path / "obs.npy", obs)
+    np.save(tmp_path / "mask.npy", np.array([[True, False], [False, True]]))
+    imputed = tmp_path / "imp.npy"
+    code, out, err = _cli(
+        [
+            "impute",
+            conditional_run,
+            "--data",
+            tmp_path / "obs.npy",
+            "--mask",
+            tmp_path / "mask.npy",
+            "--method",
+            "reconstruction",
+            *fast,
+            "--out",
+            imputed,
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    ys = np.load(imputed)
+    assert ys[0, 0] == 1.0 and ys[1, 1] == -2.0 and np.all(np.isfinite(ys))
+
+
+def test_cli_conditional_errors_are_one_line(conditional_run, tmp_path, capsys):
+    out = ["--out", tmp_path / "s.npy", "--quiet"]
+    cases = [
+        (["sample", conditional_run, "--label", 9, *out], ("--label", "0..8")),
+        (
+            ["sample", conditional_run, "--label", 1, "--guidance", -1, *out],
+            ("--guidance",),
+        ),
+        (
+            ["sample", conditional_run, "--guidance", 1, *out],
+            ("--guidance needs --label",),
+        ),
+        (["train", "--dataset", "two-moons", "--conditional", *out], ("labelled",)),
+        (
+            ["train", "--dataset", "mixture-1d", "--label-dropout", "0.1", *out],
+            ("--conditional",),
+        ),
+    ]
+    for args, needles in cases:
+        _one_line_error(*_cli(args, capsys)[::2], *needles)
+    np.save(tmp_path / "obs.npy", np.zeros((3, 2)))
+    bad_masks = {
+        "shape.npy": (np.array([True, False, True]), "shape"),
+        "full.npy": (np.array([True, True]), "nothing is left"),
+        "float.npy": (np.array([0.5, 1.0]), "booleans"),
+    }
+    for name, (mask, needle) in bad_masks.items():
+        np.save(tmp_path / name, mask)
+        args = [
+            "impute",
+            conditional_run,
+            "--data",
+            tmp_path / "obs.npy",
+            "--mask",
+            tmp_path / name,
+            *out,
+        ]
+        _one_line_error(*_cli(args, capsys)[::2], needle)
+    np.save(tmp_path / "wrong.npy", np.zeros((3, 4)))
+    args = [
+        "impute",
+        conditional_run,
+        "--data",
+        tmp_path / "wrong.npy",
+        "--mask",
+        tmp_path / "full.npy",
+        *out,
+    ]
+    _one_line_error(*_cli(args, capsys)[::2], "--data")
