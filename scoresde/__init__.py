@@ -8,7 +8,6 @@ from . import (
     nets as nets,
     plotting as plotting,
 )
-from ._checkpoint import CheckpointError as CheckpointError
 from ._config import (
     make_net as make_net,
     make_sde as make_sde,
@@ -24,6 +23,10 @@ from ._likelihood import bits_per_dim as bits_per_dim, log_likelihood as log_lik
 from ._load import Run as Run, load as load
 from ._loss import dsm_loss as dsm_loss
 from ._model import ScoreModel as ScoreModel
+from ._rundir import (
+    CheckpointError as CheckpointError,
+    RunDirectoryInUseError as RunDirectoryInUseError,
+)
 from ._sample import sample as sample
 from ._samplers import (
     AbstractPredictor as AbstractPredictor,
@@ -50,10 +53,12 @@ from ._sde import (
     SubVPSDE as SubVPSDE,
 )
 from ._train import (
+    DEFAULT_CHECKPOINT_SECONDS as DEFAULT_CHECKPOINT_SECONDS,
     TrainResult as TrainResult,
     default_optimizer as default_optimizer,
     train as train,
 )
+from ._train_loop import NonFiniteLossError as NonFiniteLossError
 from ._weighting import (
     AbstractWeighting as AbstractWeighting,
     FunctionWeighting as FunctionWeighting,
