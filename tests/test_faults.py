@@ -23,7 +23,7 @@ _spec = importlib.util.spec_from_file_location("fault_trials", _path)
 faults = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(faults)
 
-STEPS, EVERY = 40, 10
+STEPS, EVERY = 2000, 200
 
 
 @pytest.fixture(scope="module")
