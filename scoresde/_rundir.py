@@ -143,6 +143,8 @@ def read_config(run_dir: pathlib.Path) -> dict[str, Any]:
     recover = (
         "; the checkpoint holds a copy: run `scoresde train` again with the same "
         "arguments (or ss.train with the same checkpoint_dir) to rewrite it"
+        if checkpoint_exists(run_dir)
+        else "; the directory holds no checkpoint either: train again"
     )
     if not path.is_file():
         raise CheckpointError(
