@@ -131,11 +131,15 @@ def _run_chunk(carry, frozen, dataset, base_key, start_step, num_steps, update):
             )
 
         loss, grads = eqx.filter_value_and_grad(loss_fn)(params)
-        updates, new_opt_state = update.optimizer.update(grads, opt_state, params)
+        # Optax's schedules mix Python floats with the int32 step count, which
+        # strict dtype promotion (on in our tests) rejects; they are not ours.
+        with jax.numpy_dtype_promotion("standard"):
+            updates, new_opt_state = update.optimizer.update(grads, opt_state, params)
         new_params = eqx.apply_updates(params, updates)
         # EMA warm-up: the decay ramps up as (1 + k) / (10 + k), so that short runs
         # do not average in the random initialisation.
-        d = jnp.minimum(update.ema_decay, (1.0 + step) / (10.0 + step))
+        k = step.astype(jnp.result_type(float))
+        d = jnp.minimum(update.ema_decay, (1.0 + k) / (10.0 + k))
         new_ema = jax.tree_util.tree_map(
             lambda e, p: d * e + (1 - d) * p, ema, new_params
         )

@@ -139,6 +139,13 @@ class AbstractDiscreteSDE(AbstractSDE):
     def num_steps(self) -> int:
         """$N$, the number of discrete steps."""
 
+    @abc.abstractmethod
+    def continuous_limit(self) -> AbstractSDE:
+        """The continuous SDE this one discretises: what a model trained on the
+        discrete schedule is evaluated under where a continuous SDE is needed
+        (e.g. [`scoresde.log_likelihood`][], as Song et al. 2021 do for DDPM
+        checkpoints)."""
+
     @property
     def ts(self) -> Float[Array, " num_steps"]:
         """The grid $t_i = i / N$ for $i = 1, \\dots, N$ (step $i$ ends at $t_i$)."""
