@@ -69,6 +69,12 @@ from ._sde import (
     CosineVPSDE as CosineVPSDE,
     SubVPSDE as SubVPSDE,
 )
+from ._time_sampling import (
+    AbstractTimeSampling as AbstractTimeSampling,
+    AntitheticTimes as AntitheticTimes,
+    IIDTimes as IIDTimes,
+    StratifiedTimes as StratifiedTimes,
+)
 from ._train import (
     DEFAULT_CHECKPOINT_SECONDS as DEFAULT_CHECKPOINT_SECONDS,
     TrainResult as TrainResult,
@@ -77,6 +83,7 @@ from ._train import (
 )
 from ._train_loop import NonFiniteLossError as NonFiniteLossError
 from ._weighting import (
+    AbstractUniformTimeWeighting as AbstractUniformTimeWeighting,
     AbstractWeighting as AbstractWeighting,
     FunctionWeighting as FunctionWeighting,
     LikelihoodWeighting as LikelihoodWeighting,
