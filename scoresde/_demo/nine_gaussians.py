@@ -7,7 +7,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from .._samplers import Ancestral, AnnealedLangevin, ProbabilityFlowODE
+from .._samplers import Ancestral, AnnealedLangevin, DPMSolver
 from .._sde import DDPM, NCSN, SubVPSDE
 from ..datasets import get
 from ._common import (
@@ -61,8 +61,8 @@ def _experiments(cfg: Settings):
         (
             "sub-VP SDE",
             SubVPSDE(beta_min=0.1, beta_max=20.0),
-            ProbabilityFlowODE(),
-            "PF-ODE (Tsit5, tol 1e-5)",
+            DPMSolver(num_steps=20),
+            "DPM-Solver++(2M), 20 steps",
             "subvp",
         ),
     ]
