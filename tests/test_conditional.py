@@ -12,10 +12,11 @@ from scipy import stats
 
 import scoresde as ss
 
-from .helpers import all_sdes, mode_weights
+from .helpers import all_sdes
 
 
 SDES = all_sdes()
+mode_weights = ss.metrics.mode_weights
 
 
 def _mix_3d():
