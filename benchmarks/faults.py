@@ -351,7 +351,8 @@ def main() -> None:
     }
     out = pathlib.Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
+    # No machine paths in the results: the work directory becomes <tmp>.
+    out.write_text(json.dumps(result, indent=1).replace(tmp, "<tmp>"))
     print(f"wrote {out}")
 
 
