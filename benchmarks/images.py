@@ -184,7 +184,7 @@ def main():
         score,
         test.pixels[:bpd_images],
         num_levels=17,
-        divergence="hutchinson",
+        divergence=ss.Hutchinson(),
         return_stats=True,
     )
     bpd = np.asarray(bpd, np.float64)

@@ -9,13 +9,14 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, ArrayLike, Float
+from jaxtyping import Array, ArrayLike, Float, Int
 
 from ._custom_types import KeyArray, default_float
-from ._exact import ExactScore
 from ._samplers import AbstractSampler, ProbabilityFlowODE
+from ._samplers._inputs import check_sampling_inputs as check_sampling_inputs
+from ._samplers.base import SamplerOutput
 from ._sde import AbstractSDE
-from ._validation import check_in_interval, check_int, check_shape, is_concrete
+from ._validation import check_int, check_shape, is_concrete
 
 
 #: Default chunk: at most this many numbers per state (64 MiB in float32).
@@ -60,12 +61,16 @@ def sample(
     - `num_samples`: how many samples, >= 1.
     - `shape`: the shape of one sample, e.g. `(2,)` or `(1, 8, 8)`.
     - `sampler`: a [`scoresde.ReverseSDE`][], [`scoresde.PredictorCorrector`][],
-      [`scoresde.ProbabilityFlowODE`][] (default), [`scoresde.Ancestral`][] or
-      [`scoresde.AnnealedLangevin`][].
+      [`scoresde.ProbabilityFlowODE`][] (default), [`scoresde.Ancestral`][],
+      [`scoresde.AnnealedLangevin`][], or one of the few-step samplers
+      [`scoresde.DPMSolver`][], [`scoresde.EDMHeun`][] and [`scoresde.DDIM`][].
     - `t_eps`: the time in $(0, T)$ at which the continuous samplers stop
       (default $10^{-3}$, as in Song et al. 2021 for VP SDEs).
     - `chunk_size`: samples per compiled batch; `None` picks the largest chunk
-      with at most $2^{24}$ numbers per state.
+      with at most $2^{24}$ numbers per state. The last chunk is padded to the
+      chunk size (and, with `None`, the chunk size rounded up to one of eight
+      sizes per power of two), so that a new `num_samples` seldom compiles
+      again.
     - `save_ts`: times in $[t_\epsilon, T]$ (in $[0, T]$ for the discrete
       chains) at which to record each sample's path, in any order. Between
       solver steps the path is interpolated linearly.
@@ -106,7 +111,8 @@ def sample(
     t_eps = check_sampling_inputs(sde, score_fn, shape, t_eps)
     sampler.check_sde(sde)
     if chunk_size is None:
-        chunk_size = max(1, min(num_samples, _CHUNK_ELEMENTS // math.prod(shape)))
+        cap = max(1, _CHUNK_ELEMENTS // math.prod(shape))
+        chunk_size = min(cap, _bucket(num_samples))
     else:
         chunk_size = min(check_int("chunk_size", chunk_size, minimum=1), num_samples)
     order, save_ts = _check_save_ts(save_ts, sampler.final_time(t_eps), sde.T)
@@ -114,77 +120,84 @@ def sample(
         if not isinstance(flag, bool):
             raise TypeError(f"`{name}` must be a bool, got {flag!r}.")
 
-    keys = jax.random.split(key, num_samples)
-    num_chunks = -(-num_samples // chunk_size)
-    pad = num_chunks * chunk_size - num_samples
-    if pad:
-        keys = jnp.concatenate([keys, keys[:pad]])
-    outputs = [
-        _sample_chunk(
-            sampler,
-            sde,
-            score_fn,
-            keys[i * chunk_size : (i + 1) * chunk_size],
-            shape,
-            t_eps,
-            save_ts,
-            progress,
-        )
-        for i in range(num_chunks)
-    ]
-    out = jax.tree_util.tree_map(
-        lambda *xs: jnp.concatenate(xs)[:num_samples], *outputs
+    out = draw_samples(
+        key,
+        sde,
+        score_fn,
+        sampler,
+        num_samples=num_samples,
+        shape=shape,
+        t_eps=t_eps,
+        chunk_size=chunk_size,
+        save_ts=save_ts,
+        progress=progress,
+        labels=None,
     )
     ys = out.sample if save_ts is None else out.trajectory[:, order]
     return (ys, out.stats) if return_stats else ys
 
 
-@eqx.filter_jit
-def _sample_chunk(sampler, sde, score_fn, keys, shape, t_eps, save_ts, progress):
-    meter = diffrax.TqdmProgressMeter() if progress else diffrax.NoProgressMeter()
-    return sampler.sample_batch(
-        sde, score_fn, keys, shape, t_eps=t_eps, save_ts=save_ts, progress_meter=meter
+def draw_samples(
+    key: KeyArray,
+    sde: AbstractSDE,
+    score_fn: Callable,
+    sampler: AbstractSampler,
+    *,
+    num_samples: int,
+    shape: tuple[int, ...],
+    t_eps: float,
+    chunk_size: int,
+    save_ts: Array | None,
+    progress: bool,
+    labels: Int[Array, " num_samples"] | None,
+) -> SamplerOutput:
+    """The validated core of `sample`: one key per sample, the batch in chunks of
+    `chunk_size` (the last one padded, so that every chunk has the same shape and
+    compiles once), and `labels` (`None`, or one integer label per sample, passed
+    to the score function as `score_fn(t, y, label)`) chunked with the keys."""
+    keys = jax.random.split(key, num_samples)
+    num_chunks = -(-num_samples // chunk_size)
+    pad = num_chunks * chunk_size - num_samples
+    if pad:
+        keys = jnp.concatenate([keys, keys[:pad]])
+        if labels is not None:
+            labels = jnp.concatenate([labels, labels[:pad]])
+    outputs = []
+    for i in range(num_chunks):
+        chunk = slice(i * chunk_size, (i + 1) * chunk_size)
+        outputs.append(
+            _sample_chunk(
+                sampler,
+                sde,
+                score_fn,
+                keys[chunk],
+                None if labels is None else labels[chunk],
+                shape,
+                t_eps,
+                save_ts,
+                progress,
+            )
+        )
+    return jax.tree_util.tree_map(
+        lambda *xs: jnp.concatenate(xs)[:num_samples], *outputs
     )
 
 
-def check_sampling_inputs(
-    sde: Any, score_fn: Any, shape: tuple[int, ...], t_eps: Any
-) -> float:
-    """Boundary checks shared by `sample` and the probability-flow encoder: the SDE,
-    `t_eps`, and that `score_fn` maps one sample of `shape` to the same shape."""
-    if not isinstance(sde, AbstractSDE):
-        raise TypeError(
-            f"`sde` must be a scoresde SDE (an AbstractSDE), got {type(sde).__name__}."
-        )
-    check_in_interval("t_eps", t_eps, 0.0, sde.T, low_open=True, high_open=True)
-    if not callable(score_fn):
-        raise TypeError(
-            f"`score_fn` must be a callable (t, y) -> score, got {score_fn!r}."
-        )
-    if isinstance(score_fn, ExactScore) and score_fn.mixture.shape != shape:
-        raise ValueError(
-            f"`shape` {shape} disagrees with the score function, whose mixture has "
-            f"samples of shape {score_fn.mixture.shape}."
-        )
-    dtype = default_float()
-    try:
-        out = jax.eval_shape(
-            score_fn,
-            jax.ShapeDtypeStruct((), dtype),
-            jax.ShapeDtypeStruct(shape, dtype),
-        )
-    except Exception as e:
-        raise ValueError(
-            f"`score_fn` fails on one sample of `shape` {shape} (and a scalar time): "
-            f"{type(e).__name__}: {e}. Check that `shape` is the shape of ONE sample "
-            "the score function was made for."
-        ) from e
-    if not isinstance(out, jax.ShapeDtypeStruct) or out.shape != shape:
-        got = out.shape if isinstance(out, jax.ShapeDtypeStruct) else out
-        raise ValueError(
-            f"`score_fn` must return a score of the sample's shape {shape}, got {got}."
-        )
-    return float(t_eps)
+@eqx.filter_jit
+def _sample_chunk(
+    sampler, sde, score_fn, keys, labels, shape, t_eps, save_ts, progress
+):
+    meter = diffrax.TqdmProgressMeter() if progress else diffrax.NoProgressMeter()
+    return sampler.sample_batch(
+        sde,
+        score_fn,
+        keys,
+        shape,
+        t_eps=t_eps,
+        save_ts=save_ts,
+        progress_meter=meter,
+        labels=labels,
+    )
 
 
 def _check_save_ts(save_ts, t_end, T):
@@ -211,3 +224,10 @@ def _check_save_ts(save_ts, t_end, T):
     order = np.argsort(perm)
     ts_sorted = np.clip(ts[perm], lo, T)
     return order, jnp.asarray(ts_sorted, default_float())
+
+
+def _bucket(n: int) -> int:
+    """`n` rounded up to a multiple of 1/8 of its power of two (at most 12.5% more):
+    the default chunk sizes, so that nearby `num_samples` share one compilation."""
+    step = 1 << max(0, n.bit_length() - 4)
+    return -(-n // step) * step

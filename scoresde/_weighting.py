@@ -10,6 +10,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from ._custom_types import KeyArray, RealScalarLike, default_float
+from ._registry import Registry
 from ._sde import AbstractDiscreteSDE, AbstractSDE
 
 
@@ -179,24 +180,37 @@ class FunctionWeighting(AbstractWeighting):
         return jnp.asarray(self.fn(sde, t))
 
 
-WEIGHTING_NAMES = ("score", "eps", "v", "likelihood")
+#: Named weightings: what `weighting="name"` and `scoresde train --weighting` mean.
+#: Each builder takes the model's `data_std` (used by the v weighting).
+WEIGHTINGS: Registry[AbstractWeighting] = Registry("weighting")
+WEIGHTINGS.register(
+    "score", lambda data_std: ScoreWeighting(), "lambda = s(t)^2 (Song et al. 2021)"
+)
+WEIGHTINGS.register(
+    "eps", lambda data_std: ScoreWeighting(), "the same as score: the eps-MSE"
+)
+WEIGHTINGS.register(
+    "v", lambda data_std: VWeighting(data_std=data_std), "the v-prediction MSE"
+)
+WEIGHTINGS.register(
+    "likelihood",
+    lambda data_std: LikelihoodWeighting(),
+    "lambda = g(t)^2 with importance sampling (Song et al. 2021b)",
+)
+WEIGHTING_NAMES = WEIGHTINGS.names
 
 
 def as_weighting(weighting, data_std: float = 1.0) -> AbstractWeighting:
-    """A weighting from a name, an `AbstractWeighting` or a function."""
+    """A weighting from a registered name, an `AbstractWeighting` or a function."""
     if isinstance(weighting, AbstractWeighting):
         return weighting
     if isinstance(weighting, str):
-        if weighting in ("score", "eps"):
-            return ScoreWeighting()
-        if weighting == "v":
-            return VWeighting(data_std=data_std)
-        if weighting == "likelihood":
-            return LikelihoodWeighting()
-        raise ValueError(
-            f"`weighting` must be one of {WEIGHTING_NAMES}, an AbstractWeighting or "
-            f"a function (sde, t) -> lambda, got {weighting!r}."
-        )
+        if weighting not in WEIGHTINGS:
+            raise ValueError(
+                f"`weighting` must be one of {WEIGHTING_NAMES}, an AbstractWeighting "
+                f"or a function (sde, t) -> lambda, got {weighting!r}."
+            )
+        return WEIGHTINGS.build(weighting, data_std)
     if callable(weighting):
         return FunctionWeighting(weighting)
     raise TypeError(

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from scoresde._samplers._brownian import FixedStepBrownianPath
+from scoresde._samplers._brownian import GridBrownianPath
 from scoresde._samplers._noise import NormalStream
 
 
@@ -81,9 +81,9 @@ def test_fixed_step_brownian_increments():
     streams = _streams(20_000)
 
     def increments(stream):
-        path = FixedStepBrownianPath(
+        path = GridBrownianPath(
             jax.ShapeDtypeStruct((1,), jnp.float32),
-            du,
+            jnp.asarray(np.arange(10) * du, jnp.float32),
             stream,
             diffrax.SpaceTimeLevyArea,
         )

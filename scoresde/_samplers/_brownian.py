@@ -1,18 +1,19 @@
-r"""A Brownian path for equal fixed steps, from a counter-based normal stream."""
+r"""A Brownian path for the steps of a time grid, from a counter-based normal stream."""
 
 import diffrax
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array
+from jaxtyping import Array, Float
 
 from ._noise import NormalStream
 
 
-class FixedStepBrownianPath(diffrax.AbstractBrownianPath):
-    r"""Independent Gaussian increments on the grid $u_k = k\,\Delta u$: the
-    increment over step $k$ is draw $k$ of a counter-based normal stream (see
-    `NormalStream`), with no key derivation per step.
+class GridBrownianPath(diffrax.AbstractBrownianPath):
+    r"""Independent Gaussian increments on the steps of a grid $u_0 < u_1 < \dots$
+    (`grid`): the increment over step $k$, $[u_k, u_{k+1}]$, is draw $k$ of a
+    counter-based normal stream (see `NormalStream`) scaled by
+    $\sqrt{u_{k+1} - u_k}$, with no key derivation per step.
 
     Like `diffrax.UnsafeBrownianPath` (the path Diffrax recommends for fixed
     steps without backpropagation) it ignores the correlation between
@@ -27,7 +28,7 @@ class FixedStepBrownianPath(diffrax.AbstractBrownianPath):
     """
 
     shape_dtype: jax.ShapeDtypeStruct = eqx.field(static=True)
-    dt: float
+    grid: Float[Array, " points"]
     stream: NormalStream
     levy_area: type[diffrax.BrownianIncrement | diffrax.SpaceTimeLevyArea]
 
@@ -45,7 +46,8 @@ class FixedStepBrownianPath(diffrax.AbstractBrownianPath):
         del left
         t0 = jnp.asarray(t0)
         t1 = jnp.asarray(t1)
-        step = jnp.round(t0 / self.dt).astype(jnp.int32)
+        # The step holding t0 (solver steps start on grid points).
+        step = jnp.searchsorted(self.grid, t0, side="right") - 1
         shape, dtype = self.shape_dtype.shape, self.shape_dtype.dtype
         h = (t1 - t0).astype(dtype)
         if self.levy_area is diffrax.SpaceTimeLevyArea:

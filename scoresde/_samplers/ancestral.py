@@ -7,8 +7,8 @@ from jaxtyping import Array, Float
 from .._custom_types import KeyArray
 from .._sde import AbstractDiscreteSDE, AbstractSDE, AbstractVPSDE
 from .._validation import check_int
-from ._chain import AbstractChainSolver, discrete_grid, solve_chain
-from .base import AbstractSampler, SamplerOutput, ScoreFn
+from ._grid_solver import AbstractChainSolver, discrete_grid, solve_on_grid
+from .base import AbstractChainSampler, SamplerOutput, ScoreFn
 
 
 class _AncestralSolver(AbstractChainSolver):
@@ -41,7 +41,7 @@ class _AncestralSolver(AbstractChainSolver):
         return (mean + jnp.sqrt(var) * noise(0, y)).astype(y.dtype)
 
 
-class Ancestral(AbstractSampler):
+class Ancestral(AbstractChainSampler):
     r"""DDPM ancestral sampling (Ho et al. 2020, Algorithm 2). From
     $y_N \sim \mathcal{N}(0, I)$, for $i = N, \dots, 1$:
 
@@ -102,9 +102,6 @@ class Ancestral(AbstractSampler):
             return sde.num_steps
         return 1000 if self.num_steps is None else self.num_steps
 
-    def final_time(self, t_eps: float) -> float:
-        return 0.0
-
     def sample_one(
         self,
         sde: AbstractSDE,
@@ -112,15 +109,13 @@ class Ancestral(AbstractSampler):
         key: KeyArray,
         shape: tuple[int, ...],
         *,
-        t_eps: float,
         save_ts: Float[Array, " times"] | None,
         progress_meter: diffrax.AbstractProgressMeter,
     ) -> SamplerOutput:
-        del t_eps
         n = self._grid_size(sde)
         solver = _AncestralSolver(sde, n, self.posterior_variance)
         ts = discrete_grid(n)
-        y, trajectory, stats = solve_chain(
+        y, trajectory, stats = solve_on_grid(
             solver, score_fn, key, shape, ts, save_ts, progress_meter
         )
         return SamplerOutput(y, trajectory, stats)

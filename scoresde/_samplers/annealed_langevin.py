@@ -8,8 +8,8 @@ from jaxtyping import Array, Float
 from .._custom_types import KeyArray
 from .._sde import NCSN, AbstractSDE
 from .._validation import check_int, check_positive
-from ._chain import AbstractChainSolver, discrete_grid, solve_chain
-from .base import AbstractSampler, SamplerOutput, ScoreFn
+from ._grid_solver import AbstractChainSolver, discrete_grid, solve_on_grid
+from .base import AbstractChainSampler, SamplerOutput, ScoreFn
 
 
 class _AnnealedLangevinSolver(AbstractChainSolver):
@@ -39,7 +39,7 @@ class _AnnealedLangevinSolver(AbstractChainSolver):
         return jax.lax.fori_loop(0, self.steps_per_level, body, y)
 
 
-class AnnealedLangevin(AbstractSampler):
+class AnnealedLangevin(AbstractChainSampler):
     r"""Annealed Langevin dynamics over an NCSN's noise ladder (Song & Ermon
     2019, Algorithm 1). From $y \sim \mathcal{N}(0, \sigma_N^2 I)$, for each
     noise level $\sigma_N > \dots > \sigma_1$ in turn, with step size
@@ -79,9 +79,6 @@ class AnnealedLangevin(AbstractSampler):
                 "any SDE use ss.ReverseSDE() or ss.PredictorCorrector()."
             )
 
-    def final_time(self, t_eps: float) -> float:
-        return 0.0
-
     def sample_one(
         self,
         sde: AbstractSDE,
@@ -89,15 +86,13 @@ class AnnealedLangevin(AbstractSampler):
         key: KeyArray,
         shape: tuple[int, ...],
         *,
-        t_eps: float,
         save_ts: Float[Array, " times"] | None,
         progress_meter: diffrax.AbstractProgressMeter,
     ) -> SamplerOutput:
-        del t_eps
         n = sde.num_steps
         solver = _AnnealedLangevinSolver(sde, self.steps_per_level, self.step_size)
         ts = discrete_grid(n)
-        y, trajectory, stats = solve_chain(
+        y, trajectory, stats = solve_on_grid(
             solver, score_fn, key, shape, ts, save_ts, progress_meter
         )
         return SamplerOutput(y, trajectory, stats)

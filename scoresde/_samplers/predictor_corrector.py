@@ -1,134 +1,27 @@
 r"""Predictor-corrector sampling (Song et al. 2021, Algorithms 4 and 5)."""
 
-import abc
-from collections.abc import Callable
-
 import diffrax
 import equinox as eqx
-import jax
-import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from .._custom_types import KeyArray
 from .._sde import AbstractSDE
 from .._validation import check_int, check_positive
-from ._chain import AbstractChainSolver, solve_chain, uniform_grid
+from ._grid_solver import AbstractChainSolver, solve_on_grid
 from .base import (
-    SAMPLE_AXIS,
-    AbstractSampler,
+    AbstractFixedStepSampler,
     SamplerOutput,
     ScoreFn,
-    tweedie_denoise,
+    check_bool,
+    data_prediction,
 )
-
-
-Score = Callable[[Array, Array], Array]
-
-
-class AbstractPredictor(eqx.Module):
-    """A predictor: one step of a reverse-time SDE solver from `t` down to `t_next`,
-    using one score evaluation and one standard normal draw `z` of the sample's
-    shape."""
-
-    @abc.abstractmethod
-    def __call__(
-        self,
-        sde: AbstractSDE,
-        score: Score,
-        t: Array,
-        t_next: Array,
-        y: Array,
-        z: Array,
-    ) -> Array:
-        """Return the state at `t_next`, given the state `y` at `t` and the step's
-        noise `z` ~ N(0, I)."""
-
-
-class ReverseDiffusionPredictor(AbstractPredictor):
-    r"""The reverse-diffusion predictor of Song et al. (2021, eq. 47 and
-    Algorithms 4/5): with the forward step from $t_\text{next}$ to $t$ written as
-    $y_t = r\,y_{t_\text{next}} + G z$ ($r = m(t)/m(t_\text{next})$,
-    $G^2 = s(t)^2 - r^2 s(t_\text{next})^2$ from the SDE's exact kernel),
-
-    $$y_{t_\text{next}} = y_t - (r - 1)\,y_t + G^2\, s_\theta(t, y_t) + G z.$$
-
-    For a VE SDE this is $y + (\sigma_t^2 - \sigma_{t_\text{next}}^2)\,s_\theta
-    + \sqrt{\sigma_t^2 - \sigma_{t_\text{next}}^2}\,z$ (Song et al. eq. 47); for a
-    VP SDE, $G^2 = \beta_i$ and $r = \sqrt{1 - \beta_i}$ as in DDPM."""
-
-    def __call__(self, sde, score, t, t_next, y, z):
-        m, s = sde.marginal(t)
-        m_next, s_next = sde.marginal(t_next)
-        r = m / m_next
-        g2 = jnp.maximum(s**2 - (r * s_next) ** 2, 0.0)
-        y_next = y - (r - 1.0) * y + g2 * score(t, y) + jnp.sqrt(g2) * z
-        return y_next.astype(y.dtype)
-
-
-class EulerMaruyamaPredictor(AbstractPredictor):
-    r"""The Euler-Maruyama predictor: one step of the reverse-time SDE,
-    $y_{t_\text{next}} = y_t - \big[f(y_t, t) - g(t)^2 s_\theta(t, y_t)\big]\Delta t
-    + g(t)\sqrt{\Delta t}\, z$ with $\Delta t = t - t_\text{next} > 0$."""
-
-    def __call__(self, sde, score, t, t_next, y, z):
-        dt = t - t_next
-        drift = sde.reverse_drift(t, y, score(t, y))
-        y_next = y - drift * dt + sde.diffusion(t) * jnp.sqrt(dt) * z
-        return y_next.astype(y.dtype)
-
-
-class LangevinCorrector(eqx.Module):
-    r"""The Langevin corrector of Song et al. (2021, Algorithms 4 and 5): at time
-    $t$, repeat `corrector_steps` times
-
-    $$\epsilon = 2\alpha\Big(\frac{r\,\lVert z\rVert_2}{\lVert s_\theta(t, y)
-    \rVert_2}\Big)^2, \qquad y \leftarrow y + \epsilon\, s_\theta(t, y)
-    + \sqrt{2\epsilon}\, z,\quad z \sim \mathcal{N}(0, I),$$
-
-    where $r$ is the signal-to-noise ratio `snr` and $\alpha$ is $1 - \beta_i$ of
-    the step just taken for VP-type SDEs ($m(t_\text{prev})^2 / m(t)^2$; exactly 1
-    for VE).
-
-    The two norms are averaged over the batch before the ratio is taken, as in
-    the authors' code (`score_sde`, `LangevinCorrector`), so every sample of a
-    batch takes the same step $\epsilon$. With per-sample norms the step is
-    state-dependent and, in low dimension, unbounded where the score vanishes
-    (between modes), which breaks the chain's invariance: on `mixture-1d` it
-    moves half of the middle mode's mass into the outer ones. The batch is the
-    chunk that [`scoresde.sample`][] `vmap`s over (the `vmap` axis
-    `"samples"`); outside such a `vmap` the norms are per sample.
-
-    Called as `corrector(sde, score, t, t_prev, y, noise)`, where `noise(i)` is
-    the $i$-th standard normal draw of the sample's shape ($i$ <
-    `corrector_steps`).
-    """
-
-    snr: float
-    corrector_steps: int
-
-    def __call__(self, sde, score, t, t_prev, y, noise):
-        m, _ = sde.marginal(t)
-        m_prev, _ = sde.marginal(t_prev)
-        alpha = (m_prev / m) ** 2
-
-        def body(i, y):
-            z = noise(i)
-            grad = score(t, y)
-            grad_norm = _batch_mean(jnp.sqrt(jnp.sum(grad**2)))
-            noise_norm = _batch_mean(jnp.sqrt(jnp.sum(z**2)))
-            eps = 2.0 * alpha * (self.snr * noise_norm / grad_norm) ** 2
-            return (y + eps * grad + jnp.sqrt(2.0 * eps) * z).astype(y.dtype)
-
-        return jax.lax.fori_loop(0, self.corrector_steps, body, y)
-
-
-def _batch_mean(x: Array) -> Array:
-    """The mean of `x` over the samples being `vmap`ped (axis `SAMPLE_AXIS`), or
-    `x` itself outside such a `vmap`."""
-    try:
-        return jax.lax.pmean(x, SAMPLE_AXIS)
-    except NameError:
-        return x
+from .langevin_corrector import LangevinCorrector
+from .predictors import (
+    AbstractPredictor,
+    EulerMaruyamaPredictor,
+    ReverseDiffusionPredictor,
+)
+from .time_grid import AbstractTimeGrid, UniformTime, check_time_grid
 
 
 class _PredictorCorrectorSolver(AbstractChainSolver):
@@ -155,7 +48,7 @@ _PREDICTORS = {
 }
 
 
-class PredictorCorrector(AbstractSampler):
+class PredictorCorrector(AbstractFixedStepSampler):
     r"""Predictor-corrector sampling (Song et al. 2021, Algorithms 4 and 5).
 
     On $N$ = `num_steps` equal steps from $T$ down to $t_\epsilon$, each step is
@@ -178,6 +71,9 @@ class PredictorCorrector(AbstractSampler):
       `scoresde.AbstractPredictor` instance.
     - `denoise`: whether to finish with one Tweedie denoising step at
       $t_\epsilon$ (one extra score evaluation).
+    - `grid`: where the steps fall, a time-grid object (default
+      [`scoresde.UniformTime`][], equal steps in $t$ as in the paper; see also
+      [`scoresde.LogSNRTime`][] and [`scoresde.RhoTime`][]).
 
     Score evaluations per sample: $N(1 + M)$, plus one for `denoise`.
     """
@@ -189,13 +85,14 @@ class PredictorCorrector(AbstractSampler):
         default="reverse-diffusion", converter=lambda p: _to_predictor(p)
     )
     denoise: bool = True
+    grid: AbstractTimeGrid = UniformTime()
 
     def __check_init__(self):
         check_int("num_steps", self.num_steps, minimum=1)
         check_positive("snr", self.snr)
         check_int("corrector_steps", self.corrector_steps, minimum=0)
-        if not isinstance(self.denoise, bool):
-            raise TypeError(f"`denoise` must be a bool, got {self.denoise!r}.")
+        check_bool("denoise", self.denoise)
+        check_time_grid(self.grid)
 
     def sample_one(
         self,
@@ -211,12 +108,12 @@ class PredictorCorrector(AbstractSampler):
         solver = _PredictorCorrectorSolver(
             sde, self.predictor, LangevinCorrector(self.snr, self.corrector_steps)
         )
-        ts = uniform_grid(sde.T, t_eps, self.num_steps)
-        y, trajectory, stats = solve_chain(
+        ts = self.grid(sde, t_eps, self.num_steps)
+        y, trajectory, stats = solve_on_grid(
             solver, score_fn, key, shape, ts, save_ts, progress_meter
         )
         if self.denoise:
-            y = tweedie_denoise(sde, score_fn, t_eps, y)
+            y = data_prediction(sde, score_fn, t_eps, y)
             stats = dict(stats, nfe=stats["nfe"] + 1)
         return SamplerOutput(y, trajectory, stats)
 

@@ -4,22 +4,27 @@ import diffrax
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, ArrayLike, Float
+from jaxtyping import Array, ArrayLike, Float, Int
 
 from .._custom_types import KeyArray
 from .._sde import AbstractSDE
 from .._validation import check_int, check_positive
-from ._nfe import evals_per_step
+from ._inputs import check_sampling_inputs
+from ._nfe import diffrax_nfe
 from .base import (
-    AbstractSampler,
+    AbstractContinuousSampler,
     SamplerOutput,
     ScoreFn,
+    bind_label,
+    check_bool,
     check_fixed_step_solver,
     solver_stats,
+    vmap_over_samples,
 )
+from .time_grid import AbstractTimeGrid, UniformTime, check_time_grid
 
 
-class ProbabilityFlowODE(AbstractSampler):
+class ProbabilityFlowODE(AbstractContinuousSampler):
     r"""Solve the probability-flow ODE of Song et al. (2021, eq. 13),
 
     $$\frac{\mathrm{d}y}{\mathrm{d}t} = f(y, t) - \tfrac12 g(t)^2\,
@@ -37,9 +42,12 @@ class ProbabilityFlowODE(AbstractSampler):
     - `solver`: any Diffrax ODE solver (default `diffrax.Tsit5()`).
     - `rtol`, `atol`: tolerances of the adaptive step-size controller
       (`diffrax.PIDController`), used when `num_steps` is `None`.
-    - `num_steps`: `None` (default) for adaptive steps, or a number of equal
-      steps (needed for solvers without an error estimate, such as
+    - `num_steps`: `None` (default) for adaptive steps, or a number of fixed
+      steps on `grid` (needed for solvers without an error estimate, such as
       `diffrax.Euler()`).
+    - `grid`: where the fixed steps fall, a time-grid object (default
+      [`scoresde.UniformTime`][], equal steps; [`scoresde.RhoTime`][] does much
+      better for few steps). Not used with adaptive steps.
     - `shared_steps`: how adaptive steps are chosen for a batch.
         - `True` (default): the batch is solved as one system and all its
           samples take the same steps, each accepted only if **every** sample's
@@ -69,6 +77,7 @@ class ProbabilityFlowODE(AbstractSampler):
     atol: float = 1e-5
     num_steps: int | None = None
     shared_steps: bool = True
+    grid: AbstractTimeGrid = UniformTime()
 
     def __check_init__(self):
         check_fixed_step_solver(self.solver, "ProbabilityFlowODE")
@@ -83,10 +92,8 @@ class ProbabilityFlowODE(AbstractSampler):
                 )
         else:
             check_int("num_steps", self.num_steps, minimum=1)
-        if not isinstance(self.shared_steps, bool):
-            raise TypeError(
-                f"`shared_steps` must be a bool, got {self.shared_steps!r}."
-            )
+        check_bool("shared_steps", self.shared_steps)
+        check_time_grid(self.grid)
 
     @property
     def _batched(self) -> bool:
@@ -104,15 +111,20 @@ class ProbabilityFlowODE(AbstractSampler):
         progress_meter: diffrax.AbstractProgressMeter,
         *,
         batched: bool = False,
+        labels: Array | None = None,
     ) -> tuple[diffrax.Solution, Array]:
         """Solve from `t0` to `t1` for one sample `y0`, or, with `batched`, for a
-        batch `y0` of shape `(n, *shape)` with shared steps."""
+        batch `y0` of shape `(n, *shape)` with shared steps (and, with `labels`,
+        sample `i` scored as `score_fn(t, y, labels[i])`)."""
 
-        def drift(t, y):
-            return sde.probability_flow_drift(t, y, score_fn(t, y))
+        def drift(t, y, label=None):
+            score = bind_label(score_fn, label)
+            return sde.probability_flow_drift(t, y, score(t, y))
 
         if batched:
-            vector_field = lambda t, y, args: jax.vmap(drift, (None, 0))(t, y)
+            vector_field = lambda t, y, args: jax.vmap(drift, (None, 0, 0))(
+                t, y, labels
+            )
         else:
             vector_field = lambda t, y, args: drift(t, y)
         if self.num_steps is None:
@@ -123,8 +135,12 @@ class ProbabilityFlowODE(AbstractSampler):
             controller = diffrax.PIDController(rtol=self.rtol, atol=self.atol, **norm)
             dt0, max_steps = None, 16384
         else:
-            controller = diffrax.ConstantStepSize()
-            dt0, max_steps = (t1 - t0) / self.num_steps, self.num_steps
+            # The grid runs from T down; a forward solve (encode) takes it reversed.
+            ts = self.grid(sde, min(t0, t1), self.num_steps)
+            ts = ts if t0 > t1 else ts[::-1]
+            controller = diffrax.StepTo(ts)
+            dt0, max_steps = None, self.num_steps
+            t0, t1 = ts[0], ts[-1]
         sol = diffrax.diffeqsolve(
             diffrax.ODETerm(vector_field),
             self.solver,
@@ -138,31 +154,7 @@ class ProbabilityFlowODE(AbstractSampler):
             progress_meter=progress_meter,
             adjoint=diffrax.ForwardMode(),
         )
-        per_step, at_init = evals_per_step(self.solver, sde=False)
-        # The initial step size costs no evaluations: Diffrax's heuristic only runs
-        # for a bare ODETerm, and the solve wraps it (checked in the tests).
-        nfe = sol.stats["num_steps"] * per_step + at_init
-        if per_step < 0:
-            nfe = jnp.full_like(nfe, -1)
-        return sol, nfe
-
-    def sample_one(
-        self,
-        sde: AbstractSDE,
-        score_fn: ScoreFn,
-        key: KeyArray,
-        shape: tuple[int, ...],
-        *,
-        t_eps: float,
-        save_ts: Float[Array, " times"] | None,
-        progress_meter: diffrax.AbstractProgressMeter,
-    ) -> SamplerOutput:
-        y_T = sde.prior_sample(key, shape)
-        sol, nfe = self._solve(
-            sde, score_fn, y_T, sde.T, t_eps, _saveat(save_ts), progress_meter
-        )
-        trajectory = None if save_ts is None else sol.ys[:-1]
-        return SamplerOutput(sol.ys[-1], trajectory, solver_stats(sol, nfe))
+        return sol, diffrax_nfe(self.solver, sol.stats["num_steps"], sde=False)
 
     def sample_batch(
         self,
@@ -174,17 +166,20 @@ class ProbabilityFlowODE(AbstractSampler):
         t_eps: float,
         save_ts: Float[Array, " times"] | None,
         progress_meter: diffrax.AbstractProgressMeter,
+        labels: Int[Array, " n"] | None = None,
     ) -> SamplerOutput:
+        saveat = _saveat(save_ts)
         if not self._batched:
-            return super().sample_batch(
-                sde,
-                score_fn,
-                keys,
-                shape,
-                t_eps=t_eps,
-                save_ts=save_ts,
-                progress_meter=progress_meter,
-            )
+
+            def one(score, key):
+                y_T = sde.prior_sample(key, shape)
+                sol, nfe = self._solve(
+                    sde, score, y_T, sde.T, t_eps, saveat, progress_meter
+                )
+                trajectory = None if save_ts is None else sol.ys[:-1]
+                return SamplerOutput(sol.ys[-1], trajectory, solver_stats(sol, nfe))
+
+            return vmap_over_samples(one, score_fn, keys, labels)
         # The same prior draws as per-sample solves: one per key.
         y_T = jax.vmap(lambda key: sde.prior_sample(key, shape))(keys)
         sol, nfe = self._solve(
@@ -193,9 +188,10 @@ class ProbabilityFlowODE(AbstractSampler):
             y_T,
             sde.T,
             t_eps,
-            _saveat(save_ts),
+            saveat,
             progress_meter,
             batched=True,
+            labels=labels,
         )
         n = keys.shape[0]
         trajectory = None if save_ts is None else jnp.swapaxes(sol.ys[:-1], 0, 1)
@@ -234,8 +230,6 @@ class ProbabilityFlowODE(AbstractSampler):
 
 
 def _flow(sampler, sde, score_fn, ys, t_eps, *, forward):
-    from .._sample import check_sampling_inputs
-
     ys = jnp.asarray(ys)
     if ys.ndim < 1 or ys.shape[0] == 0:
         raise ValueError(

@@ -9,21 +9,23 @@ from jaxtyping import Array, Float
 from .._custom_types import KeyArray
 from .._sde import AbstractSDE
 from .._validation import check_int
-from ._brownian import FixedStepBrownianPath
-from ._nfe import evals_per_step
+from ._brownian import GridBrownianPath
+from ._nfe import diffrax_nfe
 from ._noise import NormalStream
 from .base import (
-    AbstractSampler,
+    AbstractFixedStepSampler,
     SamplerOutput,
     ScoreFn,
+    check_bool,
     check_fixed_step_solver,
+    data_prediction,
     reverse_saveat,
     solver_stats,
-    tweedie_denoise,
 )
+from .time_grid import AbstractTimeGrid, UniformTime, check_time_grid
 
 
-class ReverseSDE(AbstractSampler):
+class ReverseSDE(AbstractFixedStepSampler):
     r"""Solve the reverse-time SDE of Anderson (1982) (Song et al. 2021, eq. 6)
 
     $$\mathrm{d}y = \big[f(y, t) - g(t)^2\, \nabla_y \log p_t(y)\big]\,\mathrm{d}t
@@ -31,7 +33,7 @@ class ReverseSDE(AbstractSampler):
 
     from $y_T \sim$ the prior at $t = T$ down to $t_\epsilon$, with the score
     function in place of $\nabla_y \log p_t$, using any Diffrax SDE solver with
-    `num_steps` equal steps. Optionally finish with one denoising step at
+    `num_steps` steps on a time grid (equal steps by default). Optionally finish with one denoising step at
     $t_\epsilon$ (Tweedie's formula), $\hat y_0 = (y + s^2\, \text{score}) / m$,
     which removes the last step's noise (Song et al. 2021, appendix G;
     Jolicoeur-Martineau et al. 2021).
@@ -50,9 +52,11 @@ class ReverseSDE(AbstractSampler):
     - `solver`: a Diffrax SDE solver (default `diffrax.Euler()`, i.e.
       Euler-Maruyama). Solvers that need space-time Lévy area (SEA, ShARK, SRA1)
       get it.
-    - `num_steps`: the number of equal steps from $T$ to $t_\epsilon$.
+    - `num_steps`: the number of steps from $T$ to $t_\epsilon$.
     - `denoise`: whether to apply the final Tweedie denoising step (one extra
       score evaluation).
+    - `grid`: where the steps fall, a time-grid object (default
+      [`scoresde.UniformTime`][]: equal steps).
 
     !!! example
 
@@ -72,12 +76,13 @@ class ReverseSDE(AbstractSampler):
     solver: diffrax.AbstractSolver = diffrax.Euler()
     num_steps: int = 1000
     denoise: bool = True
+    grid: AbstractTimeGrid = UniformTime()
 
     def __check_init__(self):
         check_fixed_step_solver(self.solver, "ReverseSDE")
         check_int("num_steps", self.num_steps, minimum=1)
-        if not isinstance(self.denoise, bool):
-            raise TypeError(f"`denoise` must be a bool, got {self.denoise!r}.")
+        check_bool("denoise", self.denoise)
+        check_time_grid(self.grid)
 
     def sample_one(
         self,
@@ -109,19 +114,11 @@ class ReverseSDE(AbstractSampler):
         # without backpropagation), here from a counter-based stream. A
         # VirtualBrownianTree (needed for adaptive steps and adjoints) costs a
         # binary search per step and is about 10x slower (diffrax #489).
-        levy_area = getattr(solver := self.solver, "minimal_levy_area", None)
-        levy_area = (
-            diffrax.SpaceTimeLevyArea
-            if levy_area is not None
-            and issubclass(diffrax.SpaceTimeLevyArea, levy_area)
-            and levy_area is not diffrax.BrownianIncrement
-            else diffrax.BrownianIncrement
-        )
-        u1 = T - t_eps
-        du = u1 / self.num_steps
-        brownian = FixedStepBrownianPath(
+        levy_area = _levy_area(self.solver)
+        us = T - self.grid(sde, t_eps, self.num_steps).astype(y_T.dtype)
+        brownian = GridBrownianPath(
             jax.ShapeDtypeStruct((n,), y_T.dtype),
-            du,
+            us,
             NormalStream.from_key(key_path),
             levy_area,
         )
@@ -131,21 +128,34 @@ class ReverseSDE(AbstractSampler):
         saveat = reverse_saveat(T, save_ts)
         sol = diffrax.diffeqsolve(
             terms,
-            solver,
-            0.0,
-            u1,
-            du,
+            self.solver,
+            us[0],
+            us[-1],
+            None,
             y_T.reshape(-1),
             saveat=saveat,
+            stepsize_controller=diffrax.StepTo(us),
             max_steps=self.num_steps,
             progress_meter=progress_meter,
             adjoint=diffrax.ForwardMode(),
         )
-        per_step, at_init = evals_per_step(solver, sde=True)
         y = sol.ys[-1].reshape(shape)
         trajectory = None if save_ts is None else sol.ys[:-1].reshape(-1, *shape)
-        nfe = sol.stats["num_steps"] * per_step + at_init
         if self.denoise:
-            y = tweedie_denoise(sde, score_fn, t_eps, y)
-            nfe = nfe + 1
+            y = data_prediction(sde, score_fn, t_eps, y)
+        nfe = diffrax_nfe(
+            self.solver, sol.stats["num_steps"], sde=True, extra=int(self.denoise)
+        )
         return SamplerOutput(y, trajectory, solver_stats(sol, nfe))
+
+
+def _levy_area(solver: diffrax.AbstractSolver) -> type:
+    """The Brownian information `solver` needs: space-time Lévy area for the
+    stochastic Runge-Kutta solvers that ask for it (SEA, ShARK, SRA1), the
+    increment alone otherwise."""
+    if isinstance(solver, diffrax.AbstractSRK) and issubclass(
+        diffrax.SpaceTimeLevyArea, solver.minimal_levy_area
+    ):
+        if solver.minimal_levy_area is not diffrax.BrownianIncrement:
+            return diffrax.SpaceTimeLevyArea
+    return diffrax.BrownianIncrement

@@ -1,5 +1,5 @@
-"""Sample-quality metrics: mode weights, Wasserstein distances, the digits quality
-score and bits-per-dimension baselines."""
+"""Sample-quality metrics: mode weights, Wasserstein distances, outliers, the
+digits quality score and bits-per-dimension baselines."""
 
 from ._baselines import (
     gaussian_bits_per_dim as gaussian_bits_per_dim,
@@ -11,6 +11,7 @@ from ._distances import (
     sliced_wasserstein as sliced_wasserstein,
     wasserstein_1d as wasserstein_1d,
 )
+from ._outliers import outlier_fraction as outlier_fraction
 from ._quality import (
     DigitsClassifier as DigitsClassifier,
     DigitsQuality as DigitsQuality,
