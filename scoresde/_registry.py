@@ -119,3 +119,14 @@ def int_tuple(text: str) -> tuple[int, ...]:
     if not values or min(values) < 1:
         raise ValueError(f"expected positive integers, got {text!r}")
     return values
+
+
+def nonnegative(text: str) -> float:
+    """Parse a finite number >= 0 (a `Param.type`)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"expected a number >= 0, got {text!r}") from None
+    if not (value >= 0 and value < float("inf")):
+        raise ValueError(f"expected a finite number >= 0, got {text}")
+    return value

@@ -161,6 +161,27 @@ def test_sample_likelihood_plot(run_dir, tmp_path, capsys):
     )
 
 
+@pytest.mark.parametrize(
+    "sampler, flags, nfe",
+    [
+        ("dpm-solver", ["--steps", "6", "--order", "3"], 6),
+        ("edm-heun", ["--steps", "4", "--churn", "0.5"], 7),
+        ("ddim", ["--steps", "5", "--eta", "1"], 5),
+    ],
+)
+def test_few_step_samplers_from_the_command_line(
+    run_dir, tmp_path, capsys, sampler, flags, nfe
+):
+    # The registry's flags reach the sampler: the printed NFE is the sampler's
+    # exact count for these steps (EDM's Heun: 2 N - 1).
+    samples = tmp_path / "s.npy"
+    args = ["sample", str(run_dir), "--sampler", sampler, *flags]
+    assert main([*args, "--num", "20", "--out", str(samples), "--quiet"]) == 0
+    assert f"({nfe} score evaluations per sample)" in capsys.readouterr().out
+    ys = np.load(samples)
+    assert ys.shape == (20, 1) and np.all(np.isfinite(ys))
+
+
 def test_train_on_own_array(tmp_path):
     import scoresde as ss
 

@@ -10,7 +10,7 @@ from scipy import stats
 
 import scoresde as ss
 
-from .helpers import all_sdes, mode_weights
+from .helpers import all_sdes
 
 
 SDES = all_sdes()
@@ -141,7 +141,7 @@ def test_sampling_reproduces_weights():
     w = np.arange(1, 10) / 45
     se = np.sqrt(w * (1 - w) / n)
     assert np.all(np.abs(counts - w) < 5 * se)
-    np.testing.assert_allclose(mode_weights(mix, ys), w, atol=5 * se.max())
+    np.testing.assert_allclose(ss.metrics.mode_weights(mix, ys), w, atol=5 * se.max())
     # within-component spread is std 0.25
     for k in (0, 4, 8):
         np.testing.assert_allclose(

@@ -12,8 +12,6 @@ import scipy.stats
 
 import scoresde as ss
 
-from .helpers import mode_weights
-
 
 MIX1D = ss.datasets.get("mixture-1d")
 VP = ss.VPSDE()
@@ -31,7 +29,7 @@ def _w1_and_baseline(mixture, ys, key):
 def _check_mixture1d(ys):
     assert ys.shape == (N, 1)
     assert bool(jnp.all(jnp.isfinite(ys)))
-    weights = np.asarray(mode_weights(MIX1D, ys))
+    weights = np.asarray(ss.metrics.mode_weights(MIX1D, ys))
     np.testing.assert_allclose(weights, [0.3, 0.1, 0.6], atol=0.015)
     w1, baseline = _w1_and_baseline(MIX1D, ys, jax.random.key(123))
     # Close to the data-vs-data baseline (about 0.05 at this size).
@@ -426,5 +424,5 @@ def test_nine_gaussians(sampler):
         shape=(2,),
         sampler=sampler,
     )
-    weights = np.asarray(mode_weights(mix, ys))
+    weights = np.asarray(ss.metrics.mode_weights(mix, ys))
     np.testing.assert_allclose(weights, np.arange(1, 10) / 45, atol=0.015)

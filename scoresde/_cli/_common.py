@@ -112,7 +112,7 @@ def add_registry_params(parser: Any, registry: Registry) -> None:
             flag,
             dest=flag[2:].replace("-", "_"),
             type=_param_type(first.type),
-            help=f"{first.help} (default {defaults or 'none'})",
+            help=f"{first.help} (default {defaults or 'the class default'})",
         )
 
 

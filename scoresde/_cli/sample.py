@@ -19,6 +19,8 @@ from ._common import (
 
 
 EPILOG = """examples:
+  scoresde sample runs/mix --sampler dpm-solver --steps 20 --num 10000 --out samples.npy
+  scoresde sample runs/mix --sampler edm-heun --steps 10 --num 10000 --out samples.npy
   scoresde sample runs/mix --sampler pf-ode --num 10000 --out samples.npy
   scoresde sample runs/mix --sampler reverse-sde --steps 500 --num 5000 --out s.npy --plot s.png
   scoresde sample runs/ddpm --sampler ancestral --num 2000 --out s.npy"""

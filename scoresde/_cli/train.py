@@ -57,9 +57,9 @@ def add_parser(sub) -> None:
     add_registry_params(p.add_argument_group("network parameters"), NETS)
     p.add_argument(
         "--parameterization",
-        default="eps",
+        default="v",
         choices=PARAMETERIZATIONS,
-        help="what the network predicts (default eps)",
+        help="what the network predicts (default v: a network error far from the data is not amplified by the noise level, as it is for eps)",
     )
     p.add_argument(
         "--weighting",
