@@ -24,6 +24,7 @@ nine-gaussians; each next to the data-vs-data baseline.
 
 import argparse
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -527,7 +528,7 @@ def main():
     out.write_text(
         json.dumps(dict(meta=meta, samplers=rows, scipy=scipy_rows), indent=1)
     )
-    print(f"saved {out}")
+    print(f"saved {os.path.relpath(out)}")
 
 
 if __name__ == "__main__":

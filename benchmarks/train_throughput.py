@@ -21,6 +21,7 @@ Saves `benchmarks/results/train_throughput[-<backend>].json`.
 import argparse
 import json
 import math
+import os
 import pathlib
 import platform
 import time
@@ -244,7 +245,7 @@ def main():
             indent=2,
         )
     )
-    print(f"saved {out}")
+    print(f"saved {os.path.relpath(out)}")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ from . import (
     nets as nets,
     plotting as plotting,
 )
-from ._checkpoint import CheckpointError as CheckpointError
 from ._config import (
     make_net as make_net,
     make_sde as make_sde,
@@ -19,11 +18,22 @@ from ._config import (
     sde_from_config as sde_from_config,
     sde_to_config as sde_to_config,
 )
+from ._divergence import (
+    AbstractDivergence as AbstractDivergence,
+    AutoDivergence as AutoDivergence,
+    ExactDivergence as ExactDivergence,
+    Hutchinson as Hutchinson,
+)
 from ._exact import ExactScore as ExactScore, exact_score as exact_score
 from ._likelihood import bits_per_dim as bits_per_dim, log_likelihood as log_likelihood
 from ._load import Run as Run, load as load
 from ._loss import dsm_loss as dsm_loss
 from ._model import ScoreModel as ScoreModel
+from ._ode import ODESolve as ODESolve
+from ._rundir import (
+    CheckpointError as CheckpointError,
+    RunDirectoryInUseError as RunDirectoryInUseError,
+)
 from ._sample import sample as sample
 from ._samplers import (
     DDIM as DDIM,
@@ -59,12 +69,21 @@ from ._sde import (
     CosineVPSDE as CosineVPSDE,
     SubVPSDE as SubVPSDE,
 )
+from ._time_sampling import (
+    AbstractTimeSampling as AbstractTimeSampling,
+    AntitheticTimes as AntitheticTimes,
+    IIDTimes as IIDTimes,
+    StratifiedTimes as StratifiedTimes,
+)
 from ._train import (
+    DEFAULT_CHECKPOINT_SECONDS as DEFAULT_CHECKPOINT_SECONDS,
     TrainResult as TrainResult,
     default_optimizer as default_optimizer,
     train as train,
 )
+from ._train_loop import NonFiniteLossError as NonFiniteLossError
 from ._weighting import (
+    AbstractUniformTimeWeighting as AbstractUniformTimeWeighting,
     AbstractWeighting as AbstractWeighting,
     FunctionWeighting as FunctionWeighting,
     LikelihoodWeighting as LikelihoodWeighting,

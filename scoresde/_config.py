@@ -4,42 +4,19 @@ them from names: what run directories and the command line use."""
 from typing import Any
 
 import jax
-import numpy as np
 
 from ._custom_types import KeyArray
 from ._model import ScoreModel
-from ._sde import DDPM, NCSN, VESDE, VPSDE, AbstractSDE, CosineVPSDE, SubVPSDE
-from .nets import MLP, AbstractScoreNet, UNet
+from ._sde import AbstractSDE
+from ._sde.registry import SDES, sde_to_config as sde_to_config
+from .nets import AbstractScoreNet
+from .nets._registry import CONFIG_FIELDS, NETS
 
 
-#: SDE names and classes; the scalar fields listed are their parameters.
-_SDES: dict[str, tuple[type, tuple[str, ...]]] = {
-    "vp": (VPSDE, ("beta_min", "beta_max")),
-    "subvp": (SubVPSDE, ("beta_min", "beta_max")),
-    "ve": (VESDE, ("sigma_min", "sigma_max")),
-    "cosine": (CosineVPSDE, ("s", "t_max")),
-}
-SDE_NAMES = ("vp", "subvp", "ve", "cosine", "ddpm", "ncsn")
-
-_NETS: dict[str, tuple[type, tuple[str, ...]]] = {
-    "mlp": (MLP, ("width", "depth", "embedding_dim", "num_classes")),
-    "unet": (
-        UNet,
-        (
-            "channels",
-            "num_res_blocks",
-            "attention_levels",
-            "num_heads",
-            "embedding_dim",
-            "num_classes",
-        ),
-    ),
-}
-NET_NAMES = tuple(_NETS)
-
-
-def _unknown(what: str, name: Any, known: tuple[str, ...]) -> ValueError:
-    return ValueError(f"Unknown {what} {name!r}; known: {', '.join(known)}.")
+#: The names `make_sde` and `scoresde train --sde` know (the SDE registry's).
+SDE_NAMES = SDES.names
+#: The names `make_net` and `scoresde train --net` know.
+NET_NAMES = NETS.names
 
 
 def make_sde(name: str, **kwargs: Any) -> AbstractSDE:
@@ -54,44 +31,13 @@ def make_sde(name: str, **kwargs: Any) -> AbstractSDE:
     | `"ddpm"` | [`scoresde.DDPM`][] | `betas`, or `schedule` (`"linear"` default, `"cosine"`) with that constructor's arguments (`num_steps`, `beta_start`, `beta_end` / `s`, `max_beta`) |
     | `"ncsn"` | [`scoresde.NCSN`][] | `sigmas`, or `sigma_min`, `sigma_max`, `num_steps` ([`scoresde.NCSN.geometric`][]) |
 
+    The names come from one registry (`scoresde._sde.registry.SDES`), which the
+    command line reads too.
+
     **Raises:** `ValueError` for an unknown name (listing the known ones);
     the SDE's own errors for bad parameters.
     """
-    if name in _SDES:
-        cls, _ = _SDES[name]
-        return cls(**kwargs)
-    if name == "ddpm":
-        if "betas" in kwargs:
-            return DDPM(**kwargs)
-        schedule = kwargs.pop("schedule", "linear")
-        if schedule == "linear":
-            return DDPM.linear(**kwargs)
-        if schedule == "cosine":
-            return DDPM.cosine(**kwargs)
-        raise ValueError(
-            f"`schedule` for 'ddpm' must be 'linear' or 'cosine', got {schedule!r}."
-        )
-    if name == "ncsn":
-        if "sigmas" in kwargs:
-            return NCSN(**kwargs)
-        return NCSN.geometric(**kwargs)
-    raise _unknown("SDE", name, SDE_NAMES)
-
-
-def sde_to_config(sde: AbstractSDE) -> dict[str, Any]:
-    """A JSON-ready dict `{"kind": name, **parameters}` that
-    [`scoresde.sde_from_config`][] turns back into an equal SDE."""
-    for name, (cls, fields) in _SDES.items():
-        if type(sde) is cls:
-            return {"kind": name, **{f: float(getattr(sde, f)) for f in fields}}
-    if isinstance(sde, DDPM):
-        return {"kind": "ddpm", "betas": np.asarray(sde.betas, np.float64).tolist()}
-    if isinstance(sde, NCSN):
-        return {"kind": "ncsn", "sigmas": np.asarray(sde.sigmas, np.float64).tolist()}
-    raise TypeError(
-        f"Cannot describe an SDE of type {type(sde).__name__}; known kinds: "
-        f"{', '.join(SDE_NAMES)}."
-    )
+    return SDES.build(name, **kwargs)
 
 
 def sde_from_config(config: dict[str, Any]) -> AbstractSDE:
@@ -108,20 +54,20 @@ def make_net(
     """Build a network from its name (`"mlp"` → [`scoresde.nets.MLP`][], `"unet"` →
     [`scoresde.nets.UNet`][]), the data shape and that class's keyword
     arguments."""
-    if name not in _NETS:
-        raise _unknown("network", name, NET_NAMES)
-    cls, _ = _NETS[name]
-    return cls(tuple(data_shape), key=key, **kwargs)
+    return NETS.build(name, tuple(data_shape), key=key, **kwargs)
 
 
 def net_to_config(net: AbstractScoreNet) -> dict[str, Any]:
     """A JSON-ready dict `{"kind", "data_shape", **hyper-parameters}` from which
     [`scoresde.net_from_config`][] rebuilds a network of the same structure
     (fresh weights: load the trained ones with `eqx.tree_deserialise_leaves`)."""
-    for name, (cls, fields) in _NETS.items():
-        if type(net) is cls:
-            out: dict[str, Any] = {"kind": name, "data_shape": list(net.data_shape)}
-            for f in fields:
+    for entry in NETS:
+        if type(net) is entry.build:
+            out: dict[str, Any] = {
+                "kind": entry.name,
+                "data_shape": list(net.data_shape),
+            }
+            for f in CONFIG_FIELDS[entry.name]:
                 value = getattr(net, f)
                 out[f] = list(value) if isinstance(value, tuple) else value
             return out

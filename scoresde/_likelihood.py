@@ -15,17 +15,16 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
 from ._custom_types import KeyArray, default_float
-from ._divergence import exact_divergence, hutchinson_divergence
+from ._divergence import AbstractDivergence, AutoDivergence
+from ._ode import ODESolve
+from ._samplers._nfe import evals_per_step
 from ._sde import AbstractDiscreteSDE, AbstractSDE
 from ._validation import check_in_interval, check_int, check_positive, is_concrete
 
 
-#: Data of at most this many dimensions gets the exact divergence under
-#: `divergence="auto"`; larger data gets the Hutchinson estimator.
-EXACT_DIVERGENCE_MAX_DIM = 64
-
-_DIVERGENCES = ("auto", "exact", "hutchinson")
-_PROBES = ("rademacher", "gaussian")
+#: Data of at most this many dimensions gets the exact divergence under the
+#: default [`scoresde.AutoDivergence`][]; larger data gets the Hutchinson estimator.
+EXACT_DIVERGENCE_MAX_DIM = AutoDivergence().max_exact_dim
 
 
 def _max_norm(tree) -> Array:
@@ -36,83 +35,29 @@ def _max_norm(tree) -> Array:
     return functools.reduce(jnp.maximum, leaves)
 
 
-def _nfe_formula(solver: diffrax.AbstractSolver) -> tuple[int, int] | None:
-    """`(fixed, per_step)` such that the augmented vector field is evaluated
-    `fixed + per_step * num_steps` times by this Diffrax solver, or None where the
-    count is not a fixed formula (implicit solvers, whose root finds vary)."""
-    if isinstance(solver, diffrax.Euler):
-        return 0, 1
-    if isinstance(solver, diffrax.AbstractERK):
-        stages = len(solver.tableau.c) + 1
-        fsal = bool(solver.tableau.fsal)
-        # A first-same-as-last solver evaluates every stage on its first step and
-        # reuses the last stage as the next step's first (also after a rejection).
-        # Diffrax's initial step (dt0=None) costs no evaluation for an ODETerm.
-        # Not counted: a rejected FIRST step makes Diffrax re-evaluate the first
-        # stage, one more evaluation per such rejection (rare; documented).
-        # tests/test_likelihood.py checks this count against a counting callback.
-        fixed = 1 if fsal else 0
-        return fixed, stages - (1 if fsal else 0)
-    return None
-
-
-def _draw_probes(key, probe: str, num_probes: int, shape, dtype) -> Array:
-    full = (num_probes,) + tuple(shape)
-    if probe == "rademacher":
-        return jax.random.rademacher(key, full, dtype=dtype)
-    return jax.random.normal(key, full, dtype=dtype)
-
-
 def _log_likelihood_one(
-    key,
-    y,
-    sde,
-    score_fn,
-    prior_log_prob,
-    *,
-    t_eps,
-    solver,
-    rtol,
-    atol,
-    max_steps,
-    num_steps,
-    stepsize_controller,
-    exact,
-    num_probes,
-    probe,
+    key, y, sde, score_fn, prior_log_prob, *, t_eps, ode, divergence
 ):
     dtype = y.dtype
-    probes = None if exact else _draw_probes(key, probe, num_probes, y.shape, dtype)
+    probes = divergence.draw_probes(key, y.shape, dtype)
 
-    def vector_field(t, state, args):
+    def vector_field(t, state, probes):
         y_t, _ = state
 
         def drift(x):
             return sde.probability_flow_drift(t, x, score_fn(t, x)).astype(dtype)
 
-        if args is None:
-            value, div = exact_divergence(drift, y_t)
-        else:
-            value, div = hutchinson_divergence(drift, y_t, args)
+        value, div = divergence(drift, y_t, probes)
         return value, div.astype(dtype)
 
     t0, t1 = float(t_eps), float(sde.T)
-    if stepsize_controller is not None:
-        controller = stepsize_controller
-        dt0 = None
-    elif num_steps is None:
-        controller = diffrax.PIDController(rtol=rtol, atol=atol, norm=_max_norm)
-        dt0 = None
-    else:
-        controller = diffrax.StepTo(ts=np.linspace(t0, t1, num_steps + 1))
-        dt0 = None
-        max_steps = num_steps
+    controller, max_steps = ode.controller(t0, t1, _max_norm)
     sol = diffrax.diffeqsolve(
         diffrax.ODETerm(vector_field),
-        solver,
+        ode.solver,
         t0=t0,
         t1=t1,
-        dt0=dt0,
+        dt0=None,
         y0=(y, jnp.zeros((), dtype)),
         args=probes,
         saveat=diffrax.SaveAt(t1=True),
@@ -140,13 +85,6 @@ def _log_likelihood_all(keys, ys, sde, score_fn, prior_log_prob, chunk_size, con
     return jax.lax.map(one, (keys, ys), batch_size=chunk_size)
 
 
-def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(
-            f"`{name}` must be one of {', '.join(map(repr, allowed))}, got {value!r}."
-        )
-
-
 def _check_sde(sde: Any) -> None:
     if not isinstance(sde, AbstractSDE):
         raise TypeError(
@@ -154,19 +92,8 @@ def _check_sde(sde: Any) -> None:
         )
     if isinstance(sde, AbstractDiscreteSDE):
         name = type(sde).__name__
-        from ._sde import DDPM
-
-        if isinstance(sde, DDPM):
-            hint = (
-                "its continuous limit, ss.VPSDE(beta_min=N * betas[0], "
-                "beta_max=N * betas[-1]) for a linear schedule, with N = "
-                f"{sde.num_steps}"
-            )
-        else:
-            hint = (
-                "its continuous limit, ss.VESDE(sigma_min=sigmas[0], "
-                "sigma_max=sigmas[-1]) for a geometric ladder"
-            )
+        limit = sde.continuous_limit()
+        hint = f"its continuous limit, sde.continuous_limit() = {limit}"
         raise ValueError(
             f"log_likelihood does not accept the discrete SDE {name}: its "
             "coefficients jump at every grid point t_i = i/N, so the "
@@ -230,15 +157,8 @@ def log_likelihood(
     ys: ArrayLike,
     *,
     t_eps: float = 1e-5,
-    solver: diffrax.AbstractSolver = diffrax.Tsit5(),
-    rtol: float = 1e-5,
-    atol: float = 1e-5,
-    max_steps: int = 4096,
-    num_steps: int | None = None,
-    stepsize_controller: diffrax.AbstractStepSizeController | None = None,
-    divergence: str = "auto",
-    num_probes: int = 1,
-    probe: str = "rademacher",
+    ode: ODESolve = ODESolve(),
+    divergence: AbstractDivergence = AutoDivergence(),
     prior_log_prob: Callable | None = None,
     chunk_size: int | None = None,
     return_stats: bool = False,
@@ -282,14 +202,16 @@ def log_likelihood(
       `t_eps=0` is allowed, and exact, when the score is finite at $t = 0$
       (e.g. [`scoresde.exact_score`][]).
 
-    **The divergence.** `"exact"` computes $\nabla\cdot F$ as $d$ Jacobian-vector
-    products, one per basis vector ($d$ = the number of coordinates of one
-    sample). `"hutchinson"` uses the Hutchinson–Skilling estimator
-    $\varepsilon^\top \tfrac{\partial F}{\partial y} \varepsilon$ with `num_probes`
-    probes $\varepsilon$ (Rademacher or Gaussian) drawn once per sample and held
-    fixed along its solve, which makes the returned log-likelihood an unbiased
-    estimate of the exact-trace one. `"auto"` (default) is `"exact"` for
-    $d \le 64$ and `"hutchinson"` above.
+    **The divergence** is an estimator object. [`scoresde.ExactDivergence`][]
+    computes $\nabla\cdot F$ as $d$ Jacobian-vector products, one per basis
+    vector ($d$ = the number of coordinates of one sample).
+    [`scoresde.Hutchinson`][] uses the Hutchinson–Skilling estimator
+    $\varepsilon^\top \tfrac{\partial F}{\partial y} \varepsilon$ with
+    `num_probes` probes $\varepsilon$ (Rademacher or Gaussian) drawn once per
+    sample and held fixed along its solve, which makes the returned
+    log-likelihood an unbiased estimate of the exact-trace one.
+    [`scoresde.AutoDivergence`][] (default) is the exact one for $d \le 64$ and
+    Hutchinson above.
 
     **Precision.** Everything runs in the input's float dtype (float32 by
     default; x64 only if you enabled it). The step-size controller bounds the
@@ -318,18 +240,11 @@ def log_likelihood(
       reuse the compiled solve (an `equinox.Module` is traced, not hashed).
     - `ys`: the data, shape `(n, *data_shape)`, finite.
     - `t_eps`: where the solve starts, in $[0, T)$.
-    - `solver`: any Diffrax ODE solver (default `diffrax.Tsit5`).
-    - `rtol`, `atol`: tolerances of the adaptive step-size controller.
-    - `max_steps`: the most steps one solve may take; exceeding it is an error.
-    - `num_steps`: if given, take this many equal steps instead of adaptive
-      ones (required for solvers without an error estimate, such as
-      `diffrax.Euler`).
-    - `stepsize_controller`: any Diffrax step-size controller, overriding
-      `rtol`, `atol` and `num_steps` (e.g. `diffrax.StepTo` with a grid
-      from `t_eps` to `sde.T`, or a `diffrax.PIDController` of your own).
-    - `divergence`: `"auto"`, `"exact"` or `"hutchinson"`.
-    - `num_probes`: Hutchinson probes per sample (averaged).
-    - `probe`: `"rademacher"` (lower variance) or `"gaussian"`.
+    - `ode`: how to solve the ODE, an [`scoresde.ODESolve`][] (solver,
+      tolerances or fixed steps; default Tsit5 with `rtol = atol = 1e-5`).
+    - `divergence`: the divergence estimator, an
+      [`scoresde.ExactDivergence`][], [`scoresde.Hutchinson`][] or
+      [`scoresde.AutoDivergence`][] (default).
     - `prior_log_prob`: optional per-sample callable `y_T -> log p_T(y_T)`
       replacing `sde.prior_log_prob`.
     - `chunk_size`: solve at most this many samples at a time (bounds memory);
@@ -342,11 +257,12 @@ def log_likelihood(
     `(logp, stats)` where `stats` holds per-sample `(n,)` arrays `"nfe"` (the
     number of evaluations of the augmented vector field, each one evaluation of
     `score_fn` plus its $d$ exact or `num_probes` Hutchinson Jacobian-vector
-    products, computed from the solver's Butcher tableau and the step count:
-    exact for Diffrax's explicit solvers except that a first-same-as-last solver
-    re-evaluates its first stage after each rejection of its *first* step, one
-    evaluation per such rejection not counted here; NaN for implicit solvers,
-    whose count varies with their root finds), `"num_steps"`, `"num_accepted_steps"` and `"num_rejected_steps"`.
+    products, computed from the solver's Butcher tableau and the step count
+    as the samplers count theirs: exact for Diffrax's explicit solvers except
+    that a first-same-as-last solver re-evaluates its first stage after each
+    rejection of its *first* step, one evaluation per such rejection not
+    counted here; -1 for solvers whose count is not a fixed formula, such as
+    implicit ones), `"num_steps"`, `"num_accepted_steps"` and `"num_rejected_steps"`.
 
     **Raises:** `TypeError`/`ValueError` naming the argument for bad input: `ys`
     not of shape `(n, *data_shape)` or not finite, a `score_fn` that fails on one
@@ -363,41 +279,28 @@ def log_likelihood(
         sde = ss.VPSDE()
         ys = mix.sample(jax.random.key(0), 100)
         logp = ss.log_likelihood(jax.random.key(1), sde, ss.exact_score(mix, sde), ys)
-        # close to jax.vmap(mix.log_prob)(ys)
+        # close to jax.vmap(mix.log_prob)(ys); tighter, with 4 Hutchinson probes:
+        logp = ss.log_likelihood(
+            jax.random.key(1), sde, ss.exact_score(mix, sde), ys,
+            ode=ss.ODESolve(rtol=1e-6, atol=1e-6),
+            divergence=ss.Hutchinson(num_probes=4),
+        )
         ```
     """
     _check_sde(sde)
     ys = _check_ys(ys)
     data_shape = ys.shape[1:]
-    d = math.prod(data_shape)
     check_in_interval("t_eps", t_eps, 0.0, float(sde.T), high_open=True)
-    if not isinstance(solver, diffrax.AbstractSolver):
+    if not isinstance(ode, ODESolve):
         raise TypeError(
-            f"`solver` must be a Diffrax solver such as diffrax.Tsit5(), got "
-            f"{type(solver).__name__}."
+            "`ode` must be a scoresde.ODESolve (e.g. ss.ODESolve(rtol=1e-6, "
+            f"atol=1e-6)), got {type(ode).__name__}."
         )
-    check_positive("rtol", rtol)
-    check_positive("atol", atol)
-    max_steps = check_int("max_steps", max_steps, minimum=1)
-    if stepsize_controller is not None:
-        if not isinstance(stepsize_controller, diffrax.AbstractStepSizeController):
-            raise TypeError(
-                "`stepsize_controller` must be a Diffrax step-size controller, got "
-                f"{type(stepsize_controller).__name__}."
-            )
-        if num_steps is not None:
-            raise ValueError("Pass `num_steps` or `stepsize_controller`, not both.")
-    elif num_steps is not None:
-        num_steps = check_int("num_steps", num_steps, minimum=1)
-    elif not isinstance(solver, diffrax.AbstractAdaptiveSolver):
-        raise ValueError(
-            f"`solver` {type(solver).__name__} has no error estimate, so it cannot "
-            "choose its own steps: pass `num_steps` for equal steps, or use an "
-            "adaptive solver such as diffrax.Tsit5()."
+    if not isinstance(divergence, AbstractDivergence):
+        raise TypeError(
+            "`divergence` must be an estimator object: ss.ExactDivergence(), "
+            f"ss.Hutchinson(num_probes=...) or ss.AutoDivergence(); got {divergence!r}."
         )
-    _check_choice("divergence", divergence, _DIVERGENCES)
-    num_probes = check_int("num_probes", num_probes, minimum=1)
-    _check_choice("probe", probe, _PROBES)
     if chunk_size is not None:
         chunk_size = check_int("chunk_size", chunk_size, minimum=1)
     if not isinstance(return_stats, bool):
@@ -423,21 +326,7 @@ def log_likelihood(
             f"one sample of shape {data_shape}",
         )
 
-    exact = divergence == "exact" or (
-        divergence == "auto" and d <= EXACT_DIVERGENCE_MAX_DIM
-    )
-    config = dict(
-        t_eps=float(t_eps),
-        solver=solver,
-        rtol=float(rtol),
-        atol=float(atol),
-        max_steps=max_steps,
-        num_steps=num_steps,
-        stepsize_controller=stepsize_controller,
-        exact=exact,
-        num_probes=num_probes,
-        probe=probe,
-    )
+    config = dict(t_eps=float(t_eps), ode=ode, divergence=divergence)
     n = ys.shape[0]
     keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(n))
     logp, stats = _log_likelihood_all(
@@ -445,13 +334,11 @@ def log_likelihood(
     )
     if not return_stats:
         return logp
-    formula = _nfe_formula(solver)
-    if formula is None:
-        nfe = jnp.full((n,), jnp.nan, logp.dtype)
-    else:
-        fixed, per_step = formula
-        nfe = fixed + per_step * stats["num_steps"]
-    return logp, {"nfe": nfe, **stats}
+    per_step, at_init = evals_per_step(ode.solver, sde=False)
+    nfe = at_init + per_step * stats["num_steps"]
+    if per_step < 0:
+        nfe = jnp.full_like(nfe, -1)
+    return logp, {"nfe": jnp.asarray(nfe, jnp.int32), **stats}
 
 
 def bits_per_dim(
@@ -514,9 +401,8 @@ def bits_per_dim(
     - `noise`: optional dequantisation noise $u$ in $[0, 1)$ of the shape of
       `pixels`, to fix it (e.g. to compare two models on the same draw);
       default: drawn from `key`.
-    - `**kwargs`: passed to [`scoresde.log_likelihood`][] (`t_eps`, `solver`,
-      `rtol`, `atol`, `divergence`, `prior_log_prob`, `chunk_size`,
-      `return_stats`, ...).
+    - `**kwargs`: passed to [`scoresde.log_likelihood`][] (`t_eps`, `ode`,
+      `divergence`, `prior_log_prob`, `chunk_size`, `return_stats`).
 
     **Returns:**
 

@@ -7,8 +7,7 @@ import equinox as eqx
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int
 
-from . import _checkpoint as ckpt
-from ._config import model_from_config
+from . import _rundir
 from ._custom_types import RealScalarLike
 from ._model import ScoreModel
 from ._sde import AbstractSDE
@@ -54,7 +53,7 @@ def load(run_dir: str | pathlib.Path, *, ema: bool = True) -> Run:
 
     The skeleton (network kind and sizes, SDE, parameterisation, `data_std`)
     comes from `config.json` ([`scoresde.model_from_config`][]); the weights
-    from `checkpoint.eqx`.
+    from the newest checkpoint, `checkpoint.eqx`.
 
     **Arguments:**
 
@@ -66,35 +65,24 @@ def load(run_dir: str | pathlib.Path, *, ema: bool = True) -> Run:
 
     A [`scoresde.Run`][]; `run.score(t, y)` is the trained score.
 
-    **Raises:** `scoresde.CheckpointError` (a `RuntimeError`) naming the file when
-    `config.json`, `checkpoint.eqx` or `losses.npy` is missing, truncated or
-    corrupted.
+    **Raises:**
+
+    - `FileNotFoundError` when `run_dir` does not exist.
+    - [`scoresde.CheckpointError`][] (a `ValueError` and a `RuntimeError`) naming
+      the file when `config.json` or `checkpoint.eqx` is missing, truncated or
+      corrupted, with how to recover (for a damaged checkpoint: the previous one,
+      `checkpoint.prev.eqx`, when it is intact). Never a silently wrong model:
+      every checkpoint carries a SHA-256 checksum.
     """
     run_dir = pathlib.Path(run_dir)
-    if not run_dir.is_dir():
-        raise ckpt.CheckpointError(f"Run directory {run_dir} does not exist.")
-    config = ckpt.read_config(run_dir)
-    try:
-        skeleton = model_from_config(config["model"])
-    except (ValueError, TypeError) as e:
-        raise ckpt.CheckpointError(
-            f"Corrupted run config {run_dir / ckpt.CONFIG_FILE}: {e}"
-        ) from e
-    meta, model, ema_model = ckpt.read_checkpoint(
-        run_dir,
-        (
-            {"step": np.zeros((), np.int64), "key": np.zeros((2,), np.uint32)},
-            skeleton,
-            skeleton,
-        ),
-    )
-    step = int(meta["step"])
+    config, checkpoint = _rundir.read_run(run_dir)
+    model, ema_model = checkpoint.tree
     chosen = ema_model if ema else model
     return Run(
         model=chosen,
         sde=chosen.sde,
         config=config,
-        losses=ckpt.read_losses(run_dir, step),
-        step=step,
+        losses=checkpoint.losses,
+        step=checkpoint.step,
         run_dir=run_dir,
     )

@@ -161,6 +161,27 @@ def test_sample_likelihood_plot(run_dir, tmp_path, capsys):
     )
 
 
+@pytest.mark.parametrize(
+    "sampler, flags, nfe",
+    [
+        ("dpm-solver", ["--steps", "6", "--order", "3"], 6),
+        ("edm-heun", ["--steps", "4", "--churn", "0.5"], 7),
+        ("ddim", ["--steps", "5", "--eta", "1"], 5),
+    ],
+)
+def test_few_step_samplers_from_the_command_line(
+    run_dir, tmp_path, capsys, sampler, flags, nfe
+):
+    # The registry's flags reach the sampler: the printed NFE is the sampler's
+    # exact count for these steps (EDM's Heun: 2 N - 1).
+    samples = tmp_path / "s.npy"
+    args = ["sample", str(run_dir), "--sampler", sampler, *flags]
+    assert main([*args, "--num", "20", "--out", str(samples), "--quiet"]) == 0
+    assert f"({nfe} score evaluations per sample)" in capsys.readouterr().out
+    ys = np.load(samples)
+    assert ys.shape == (20, 1) and np.all(np.isfinite(ys))
+
+
 def test_train_on_own_array(tmp_path):
     import scoresde as ss
 
@@ -208,6 +229,33 @@ def test_demo_quick_writes_report_and_figures(tmp_path):
     assert "| mixture-1d |" in report and "| nine-gaussians |" in report
 
 
+def test_choices_come_from_the_registries():
+    # One source of truth: every registered SDE, network, weighting and sampler is
+    # a command-line choice, and nothing else is.
+    import argparse
+
+    from scoresde._cli import build_parser
+    from scoresde._model import PARAMETERIZATIONS
+    from scoresde._samplers.registry import SAMPLERS
+    from scoresde._sde.registry import SDES
+    from scoresde._weighting import WEIGHTINGS
+    from scoresde.nets._registry import NETS
+
+    sub = next(
+        a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)
+    )
+
+    def choices(command, dest):
+        parser = sub.choices[command]
+        return tuple(next(a for a in parser._actions if a.dest == dest).choices)
+
+    assert choices("train", "sde") == SDES.names and "cosine" in SDES.names
+    assert choices("train", "net") == NETS.names
+    assert choices("train", "weighting") == WEIGHTINGS.names
+    assert choices("train", "parameterization") == PARAMETERIZATIONS
+    assert choices("sample", "sampler") == SAMPLERS.names
+
+
 def test_help_for_every_subcommand():
     res = _run("--help")
     assert res.returncode == 0
@@ -220,8 +268,25 @@ def test_help_for_every_subcommand():
 @pytest.mark.parametrize(
     "args, needles",
     [
-        ([], ()),
+        ([], ("required", "COMMAND")),
         (["frobnicate"], ("frobnicate",)),
+        (
+            ["train", "--dataset", "mixture-1d", "--sigma-max", "3", "--out", "x"],
+            ("--sigma-max", "does not apply", "vp"),
+        ),
+        (
+            [
+                "sample",
+                "no-such-run",
+                "--sampler",
+                "pf-ode",
+                "--snr",
+                "1",
+                "--out",
+                "s",
+            ],
+            ("--snr", "does not apply", "pf-ode"),
+        ),
         (["train", "--dataset", "mnist", "--out", "x"], ("mnist", "nine-gaussians")),
         (["train", "--out", "x"], ("--dataset",)),
         (

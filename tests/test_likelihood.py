@@ -15,6 +15,9 @@ from .helpers import continuous_sdes
 
 
 SDES = {k: v for k, v in continuous_sdes().items() if k in ("vp", "subvp", "ve")}
+#: Tolerances 1e-6, shared by the tests that compare with the oracle point by point
+#: (one compiled solve).
+TIGHT = ss.ODESolve(rtol=1e-6, atol=1e-6)
 MIXTURES = ("mixture-1d", "nine-gaussians")
 
 
@@ -31,7 +34,7 @@ def _check_against_oracle(name, sde_name, n):
     # (solver error, the same in float64), at 1e-6 it is ~1e-4.
     p_T = mix.marginal(sde, sde.T)
     logp_exact_prior = ss.log_likelihood(
-        key, sde, score_fn, ys, rtol=1e-6, atol=1e-6, prior_log_prob=p_T.log_prob
+        key, sde, score_fn, ys, ode=TIGHT, prior_log_prob=p_T.log_prob
     )
     err = np.abs(np.asarray(logp_exact_prior - true))
     assert err.max() < 1e-3, (err.max(), err.mean())
@@ -90,8 +93,7 @@ def test_t_eps_zero_with_exact_score():
         ss.exact_score(mix, sde),
         ys,
         t_eps=0.0,
-        rtol=1e-6,
-        atol=1e-6,
+        ode=TIGHT,
         prior_log_prob=p_T.log_prob,
     )
     true = jax.vmap(mix.log_prob)(ys)
@@ -111,12 +113,18 @@ def test_hutchinson_is_unbiased(nine_vp, probe):
     # over probes matches the exact-trace value within Monte-Carlo error.
     mix, sde, score_fn = nine_vp
     y = jnp.array([[0.3, -1.7]])
-    exact = ss.log_likelihood(jax.random.key(0), sde, score_fn, y, divergence="exact")
+    exact = ss.log_likelihood(
+        jax.random.key(0), sde, score_fn, y, divergence=ss.ExactDivergence()
+    )
     m = 400
     ys = jnp.repeat(y, m, axis=0)
     est = np.asarray(
         ss.log_likelihood(
-            jax.random.key(3), sde, score_fn, ys, divergence="hutchinson", probe=probe
+            jax.random.key(3),
+            sde,
+            score_fn,
+            ys,
+            divergence=ss.Hutchinson(probe=probe),
         )
     )
     se = est.std(ddof=1) / math.sqrt(m)
@@ -132,9 +140,7 @@ def test_hutchinson_is_unbiased(nine_vp, probe):
             sde,
             score_fn,
             ys,
-            divergence="hutchinson",
-            probe=probe,
-            num_probes=4,
+            divergence=ss.Hutchinson(num_probes=4, probe=probe),
         )
     )
     ratio = est4.var() / est.var()
@@ -146,7 +152,7 @@ def test_chunking_changes_nothing(nine_vp):
     mix, sde, score_fn = nine_vp
     ys = mix.sample(jax.random.key(7), 10)
     key = jax.random.key(8)
-    kw = dict(divergence="hutchinson", probe="gaussian")
+    kw = dict(divergence=ss.Hutchinson(probe="gaussian"))
     whole = ss.log_likelihood(key, sde, score_fn, ys, **kw)
     chunked = ss.log_likelihood(key, sde, score_fn, ys, chunk_size=3, **kw)
     np.testing.assert_allclose(whole, chunked, rtol=1e-5, atol=1e-5)
@@ -180,10 +186,9 @@ def test_nfe_counts_evaluations(nine_vp, solver, kwargs):
         sde,
         score_fn,
         ys,
-        solver=solver,
-        divergence="hutchinson",
+        ode=ss.ODESolve(solver=solver, **kwargs),
+        divergence=ss.Hutchinson(),
         return_stats=True,
-        **kwargs,
     )
     jax.block_until_ready(logp)
     assert set(stats) >= {"nfe", "num_steps", "num_accepted_steps"}
@@ -200,20 +205,26 @@ def test_fixed_steps_and_stepsize_controller(nine_vp):
     key = jax.random.key(0)
     p_T = mix.marginal(sde, sde.T)
     kw = dict(prior_log_prob=p_T.log_prob)
-    by_steps = ss.log_likelihood(key, sde, score_fn, ys, num_steps=200, **kw)
+    by_steps = ss.log_likelihood(
+        key, sde, score_fn, ys, ode=ss.ODESolve(num_steps=200), **kw
+    )
     np.testing.assert_allclose(by_steps, jax.vmap(mix.log_prob)(ys), atol=1e-3)
     grid = diffrax.StepTo(ts=np.linspace(1e-5, 1.0, 201))
     by_grid, stats = ss.log_likelihood(
-        key, sde, score_fn, ys, stepsize_controller=grid, return_stats=True, **kw
+        key,
+        sde,
+        score_fn,
+        ys,
+        ode=ss.ODESolve(stepsize_controller=grid),
+        return_stats=True,
+        **kw,
     )
     np.testing.assert_allclose(by_grid, by_steps, rtol=1e-6, atol=1e-5)
     assert np.all(np.asarray(stats["num_steps"]) == 200)
     with pytest.raises(ValueError, match="not both"):
-        ss.log_likelihood(
-            key, sde, score_fn, ys, stepsize_controller=grid, num_steps=10
-        )
+        ss.ODESolve(stepsize_controller=grid, num_steps=10)
     with pytest.raises(TypeError, match="stepsize_controller"):
-        ss.log_likelihood(key, sde, score_fn, ys, stepsize_controller="pid")
+        ss.ODESolve(stepsize_controller="pid")
 
 
 def test_image_shaped_data_and_auto_divergence():
@@ -250,22 +261,24 @@ def test_bad_input_errors(nine_vp):
         ss.log_likelihood(key, sde, lambda t, y: y @ jnp.ones((3, 2)), ys)
     with pytest.raises(ValueError, match="prior_log_prob"):
         ss.log_likelihood(key, sde, score_fn, ys, prior_log_prob=lambda y: y)
-    with pytest.raises(ValueError, match="divergence"):
-        ss.log_likelihood(key, sde, score_fn, ys, divergence="trace")
-    with pytest.raises(ValueError, match="probe"):
-        ss.log_likelihood(key, sde, score_fn, ys, probe="uniform")
+    with pytest.raises(TypeError, match="divergence"):
+        ss.log_likelihood(key, sde, score_fn, ys, divergence="hutchinson")
+    with pytest.raises(TypeError, match="ode"):
+        ss.log_likelihood(key, sde, score_fn, ys, ode=diffrax.Tsit5())
+    with pytest.raises(ValueError, match="probe.*'rademacher', 'gaussian'"):
+        ss.Hutchinson(probe="uniform")
     with pytest.raises(ValueError, match="num_steps"):
-        ss.log_likelihood(key, sde, score_fn, ys, solver=diffrax.Euler())
+        ss.ODESolve(solver=diffrax.Euler())
     with pytest.raises(ValueError, match="t_eps"):
         ss.log_likelihood(key, sde, score_fn, ys, t_eps=1.0)
     with pytest.raises(ValueError, match="chunk_size"):
         ss.log_likelihood(key, sde, score_fn, ys, chunk_size=0)
     with pytest.raises(ValueError, match="num_probes"):
-        ss.log_likelihood(key, sde, score_fn, ys, num_probes=0)
+        ss.Hutchinson(num_probes=0)
     with pytest.raises(TypeError, match="sde"):
         ss.log_likelihood(key, "vp", score_fn, ys)
     with pytest.raises(TypeError, match="solver"):
-        ss.log_likelihood(key, sde, score_fn, ys, solver="tsit5")
+        ss.ODESolve(solver="tsit5")
 
 
 # --- bits per dimension ------------------------------------------------------
@@ -297,8 +310,7 @@ def test_bits_per_dim_per_point(gaussian_pixels):
         num_levels=5,
         noise=u,
         prior_log_prob=p_T.log_prob,
-        rtol=1e-6,
-        atol=1e-6,
+        ode=TIGHT,
     )
     delta = 2.0 / 4
     ys = -1.0 + delta * (pixels + u - 0.5)
@@ -321,8 +333,7 @@ def test_bits_per_dim_expectation(gaussian_pixels):
             pixels,
             num_levels=5,
             prior_log_prob=p_T.log_prob,
-            rtol=1e-6,  # as in the per-point test, to share its compiled solve
-            atol=1e-6,
+            ode=TIGHT,  # as in the per-point test, to share its compiled solve
         )
     )
     delta = 0.5
@@ -369,8 +380,7 @@ def test_float32_round_off_floor():
             ss.exact_score(mix, sde),
             ys,
             t_eps=0.0,
-            rtol=1e-8,
-            atol=1e-8,
+            ode=ss.ODESolve(rtol=1e-8, atol=1e-8),
             prior_log_prob=p_T.log_prob,
         )
         assert logp.dtype == jnp.float64

@@ -366,3 +366,22 @@ def test_bad_parameter_types_raise(make):
 def test_prior_sample_bad_shape():
     with pytest.raises(ValueError, match="shape"):
         ss.VPSDE().prior_sample(jax.random.key(0), (3, -1))
+
+
+def test_continuous_limit_of_the_discrete_sdes():
+    # One definition of "the continuous SDE a discrete one discretises": the
+    # DDPM linear schedule's limit is the VP SDE with beta from N beta_1 to
+    # N beta_N (to first order), and its marginals agree at the grid points to
+    # O(1/N): the piecewise-constant rates lag the line by half a step, which
+    # shifts the integral of beta by about (beta_max - beta_min) t / (2N) = 0.01 t
+    # and the std by at most ~3e-3 here. The NCSN ladder's limit is the VE SDE over the same sigma range.
+    ddpm = ss.DDPM.linear(num_steps=1000, beta_start=1e-4, beta_end=0.02)
+    vp = ddpm.continuous_limit()
+    assert isinstance(vp, ss.VPSDE)
+    np.testing.assert_allclose([vp.beta_min, vp.beta_max], [0.1, 20.0], rtol=0.02)
+    for t in (0.1, 0.5, 1.0):
+        np.testing.assert_allclose(vp.marginal(t), ddpm.marginal(t), atol=4e-3)
+    ncsn = ss.NCSN.geometric(sigma_min=0.01, sigma_max=1.0, num_steps=100)
+    ve = ncsn.continuous_limit()
+    assert isinstance(ve, ss.VESDE)
+    np.testing.assert_allclose([ve.sigma_min, ve.sigma_max], [0.01, 1.0], rtol=1e-6)

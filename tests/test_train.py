@@ -1,8 +1,10 @@
 """Training: loss decrease, exact resume, checkpoints, sharding over devices."""
 
+import errno
 import json
 import os
 import pathlib
+import signal
 import subprocess
 import sys
 import textwrap
@@ -64,7 +66,7 @@ def test_short_run_lowers_the_loss():
     assert result.wall_time > 0 and not result.interrupted
 
 
-def test_resume_after_ctrl_c_equals_uninterrupted(tmp_path, uninterrupted, capsys):
+def test_resume_after_ctrl_c_equals_uninterrupted(tmp_path, uninterrupted):
     def stop_at_20(step, losses):
         if step >= 20:
             raise KeyboardInterrupt
@@ -79,7 +81,7 @@ def test_resume_after_ctrl_c_equals_uninterrupted(tmp_path, uninterrupted, capsy
         **SETTINGS,
     )
     assert first.interrupted and first.step == 20
-    assert "resume" in capsys.readouterr().out
+    assert first.interrupted_by == "SIGINT" and first.checkpoint_step == 20
     assert ss.load(tmp_path).step == 20
     resumed = ss.train(
         tiny_model(),
@@ -128,20 +130,21 @@ def test_load_rebuilds_the_trained_model(tmp_path):
 
 
 def test_kill_during_checkpoint_write_keeps_the_last_good_one(tmp_path, monkeypatch):
-    from scoresde import _checkpoint
+    from scoresde import _files
 
     real_fsync = os.fsync
     calls = {"n": 0}
 
     def dying_fsync(fd):
-        # Checkpoint files are fsynced once each: losses, checkpoint, (dir). Die
-        # inside the write of the second checkpoint, after its bytes went out.
+        # Each file write fsyncs the file, then the directory: config (1, 2), then
+        # per checkpoint losses.npy (3, 4) and checkpoint.eqx (5, 6). Die at the
+        # fsync of the second checkpoint file, after its bytes went out.
         calls["n"] += 1
-        if calls["n"] > 6:
+        if calls["n"] > 8:
             raise KeyboardInterrupt("killed mid-write")
         return real_fsync(fd)
 
-    monkeypatch.setattr(_checkpoint.os, "fsync", dying_fsync)
+    monkeypatch.setattr(_files.os, "fsync", dying_fsync)
     with pytest.raises(KeyboardInterrupt):
         ss.train(
             tiny_model(),
@@ -152,14 +155,17 @@ def test_kill_during_checkpoint_write_keeps_the_last_good_one(tmp_path, monkeypa
             checkpoint_every=10,
             **SETTINGS,
         )
-    monkeypatch.setattr(_checkpoint.os, "fsync", real_fsync)
+    monkeypatch.setattr(_files.os, "fsync", real_fsync)
+    # died at the checkpoint's fsync (9), and again in the save Ctrl-C makes (10)
+    assert calls["n"] == 10
     run = ss.load(tmp_path)
     assert run.step == 10 and run.losses.shape == (10,)
+    assert np.load(tmp_path / "losses.npy").shape == (20,)  # the export ran ahead
     assert not list(tmp_path.glob("*.tmp"))
 
 
 def test_missing_or_corrupted_files_name_the_file(tmp_path):
-    with pytest.raises(ss.CheckpointError, match="does not exist"):
+    with pytest.raises(FileNotFoundError, match="nowhere does not exist"):
         ss.load(tmp_path / "nowhere")
     ss.train(
         tiny_model(),
@@ -185,6 +191,154 @@ def test_missing_or_corrupted_files_name_the_file(tmp_path):
     (tmp_path / "config.json").write_text("{not json")
     with pytest.raises(ss.CheckpointError, match="config.json"):
         ss.load(tmp_path)
+
+
+def test_sigterm_writes_a_checkpoint_and_returns(tmp_path, uninterrupted):
+    """SIGTERM (a scheduler's stop) stops at the end of the dispatch, writes a
+    checkpoint and returns like Ctrl-C; the handler is put back afterwards."""
+    before = signal.getsignal(signal.SIGTERM)
+
+    def term_at_20(step, losses):
+        if step == 20:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    kwargs = dict(key=jax.random.key(1), steps=40, checkpoint_dir=tmp_path, **SETTINGS)
+    first = ss.train(tiny_model(), MIX, callback=term_at_20, **kwargs)
+    assert first.interrupted and first.interrupted_by == "SIGTERM"
+    assert first.step == first.checkpoint_step == ss.load(tmp_path).step == 20
+    assert signal.getsignal(signal.SIGTERM) is before
+    # The second, damaged-newest-checkpoint resume: checkpoint.eqx (step 20) gets a
+    # flipped byte; ss.load refuses and names the intact previous one (step 10);
+    # resuming falls back to it, with a warning, and still ends bit for bit equal
+    # to the uninterrupted run.
+    ss.train(tiny_model(), MIX, **{**kwargs, "steps": 30, "checkpoint_every": 10})
+    damaged = bytearray((tmp_path / "checkpoint.eqx").read_bytes())
+    damaged[len(damaged) // 2] ^= 0x01
+    (tmp_path / "checkpoint.eqx").write_bytes(bytes(damaged))
+    (tmp_path / "config.json").write_text("{trunc")
+    with pytest.raises(ss.CheckpointError, match=r"config.json.*holds a copy"):
+        ss.load(tmp_path)
+    with pytest.warns(UserWarning, match=r"checkpoint.prev.eqx \(step 20\)"):
+        resumed = ss.train(tiny_model(), MIX, **kwargs)
+    np.testing.assert_array_equal(resumed.losses, uninterrupted.losses)
+    assert_same_params(resumed.ema_model, uninterrupted.ema_model)
+    assert ss.load(tmp_path).config["training"]["steps"] == 40  # config rewritten
+
+
+def test_damaged_checkpoint_names_the_intact_previous_one(tmp_path):
+    ss.train(
+        tiny_model(),
+        MIX,
+        key=jax.random.key(1),
+        steps=20,
+        checkpoint_dir=tmp_path,
+        checkpoint_every=10,
+        **SETTINGS,
+    )
+    ckpt = tmp_path / "checkpoint.eqx"
+    ckpt.write_bytes(ckpt.read_bytes()[:-3])
+    with pytest.raises(
+        ss.CheckpointError,
+        match=r"checkpoint.eqx: its checksum .*checkpoint.prev.eqx \(step 10\) is "
+        "intact",
+    ):
+        ss.load(tmp_path)
+    # losses.npy is an export: damaging it loses nothing
+    (tmp_path / "losses.npy").write_bytes(b"garbage")
+    (tmp_path / "checkpoint.prev.eqx").rename(ckpt)
+    run = ss.load(tmp_path)
+    assert run.step == 10 and run.losses.shape == (10,)
+
+
+def test_non_finite_loss_stops_at_that_step_and_keeps_finite_weights(tmp_path):
+    with pytest.raises(ss.NonFiniteLossError, match=r"Non-finite .* at step \d+") as e:
+        ss.train(
+            tiny_model(),
+            MIX,
+            key=jax.random.key(1),
+            steps=40,
+            learning_rate=1e8,
+            warmup_steps=0,
+            checkpoint_dir=tmp_path,
+            **SETTINGS,
+        )
+    bad = e.value.step
+    assert 0 < bad < 40 and e.value.checkpoint_step == bad
+    assert isinstance(e.value, RuntimeError)
+    run = ss.load(tmp_path, ema=False)
+    assert run.step == bad and np.all(np.isfinite(run.losses))
+    assert all(np.all(np.isfinite(np.asarray(p))) for p in params_of(run.model))
+
+
+def test_one_writer_per_run_directory(tmp_path):
+    from scoresde import _rundir
+
+    with _rundir.lock(tmp_path):
+        with pytest.raises(
+            ss.RunDirectoryInUseError, match=f"in use .*pid {os.getpid()} on host"
+        ):
+            ss.train(
+                tiny_model(),
+                MIX,
+                key=jax.random.key(1),
+                steps=1,
+                checkpoint_dir=tmp_path,
+                **SETTINGS,
+            )
+    assert issubclass(ss.RunDirectoryInUseError, OSError)
+    assert issubclass(ss.CheckpointError, ValueError)
+    assert issubclass(ss.CheckpointError, RuntimeError)
+
+
+def test_full_disk_names_the_path_and_keeps_the_checkpoint(tmp_path, monkeypatch):
+    from scoresde import _files
+
+    kwargs = dict(key=jax.random.key(1), checkpoint_dir=tmp_path, **SETTINGS)
+    ss.train(tiny_model(), MIX, steps=10, **kwargs)
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(_files.os, "fsync", full)
+    with pytest.raises(OSError, match=f"cannot write {tmp_path}.*No space left"):
+        ss.train(tiny_model(), MIX, steps=20, **kwargs)
+    monkeypatch.undo()
+    assert ss.load(tmp_path).step == 10
+    assert not list(tmp_path.glob("*.tmp"))
+    with pytest.raises(OSError, match="cannot create the run directory"):
+        ss.train(
+            tiny_model(),
+            MIX,
+            steps=1,
+            key=jax.random.key(1),
+            checkpoint_dir=tmp_path / "config.json" / "sub",
+        )
+
+
+def test_checkpoints_are_bounded_in_time_and_keep_the_source(tmp_path):
+    from scoresde import _rundir
+
+    _rundir.record_source(tmp_path, {"dataset": "mixture-1d", "seed": 3})
+    seen = []
+    ss.train(
+        tiny_model(),
+        MIX,
+        key=jax.random.key(1),
+        steps=30,
+        checkpoint_dir=tmp_path,
+        checkpoint_seconds=1e-9,  # every dispatch
+        callback=lambda step, _: seen.append(np.load(tmp_path / "losses.npy").size),
+        **SETTINGS,
+    )
+    assert seen == [10, 20, 30]
+    assert _rundir.read_source(tmp_path) == {"dataset": "mixture-1d", "seed": 3}
+    assert ss.load(tmp_path).config["source"]["seed"] == 3
+    # Older run directories recorded it in cli.json.
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    (legacy / "cli.json").write_text('{"data": "/x.npy", "shape": [2], "seed": 0}')
+    assert _rundir.read_source(legacy)["data"] == "/x.npy"
+    assert _rundir.read_source(tmp_path / "nowhere") == {}
 
 
 def test_train_argument_errors(tmp_path):

@@ -124,6 +124,11 @@ class AbstractSDE(eqx.Module):
         )
 
 
+#: Round-offs of $tN$ (in units of machine epsilon times $N$) within which a time
+#: counts as the grid point below it; see `AbstractDiscreteSDE.step_index`.
+STEP_TOLERANCE = 4
+
+
 class AbstractDiscreteSDE(AbstractSDE):
     """An SDE whose coefficients are piecewise constant on the grid
     $t_i = i / N$, $i = 0, \\dots, N$, chosen so that its marginals are exact at
@@ -134,16 +139,30 @@ class AbstractDiscreteSDE(AbstractSDE):
     def num_steps(self) -> int:
         """$N$, the number of discrete steps."""
 
+    @abc.abstractmethod
+    def continuous_limit(self) -> AbstractSDE:
+        """The continuous SDE this one discretises: what a model trained on the
+        discrete schedule is evaluated under where a continuous SDE is needed
+        (e.g. [`scoresde.log_likelihood`][], as Song et al. 2021 do for DDPM
+        checkpoints)."""
+
     @property
     def ts(self) -> Float[Array, " num_steps"]:
         """The grid $t_i = i / N$ for $i = 1, \\dots, N$ (step $i$ ends at $t_i$)."""
         return jnp.arange(1, self.num_steps + 1, dtype=default_float()) / self.num_steps
 
     def step_index(self, t: RealScalarLike) -> Array:
-        """The 0-based index $i - 1$ of the step $(t_{i-1}, t_i]$ holding `t`,
-        clipped to $[0, N - 1]$. A grid point $t_i$ belongs to step $i$."""
+        r"""The 0-based index $i - 1$ of the step $(t_{i-1}, t_i]$ holding `t`,
+        clipped to $[0, N - 1]$. A grid point $t_i$ belongs to step $i$.
+
+        A time within `STEP_TOLERANCE` round-offs of $tN$ above a grid point
+        ($tN - i \le 4\,\varepsilon N$, $\varepsilon$ the machine epsilon of
+        `t`'s dtype: $4.8\times10^{-4}$ of a step for float32 and $N = 1000$)
+        counts as that grid point, so that $t_i$ computed in floating point (as
+        `i / N`, `1 - k / N`, ...) maps to step $i$; anything further inside step
+        $i + 1$ gets step $i + 1$'s coefficients."""
         n = self.num_steps
-        # The tolerance makes t = i/N computed in float32 map to step i exactly.
-        scaled = jnp.asarray(t) * n
-        idx = jnp.ceil(scaled - 1e-3) - 1
+        scaled = jnp.asarray(t, jnp.result_type(t, float)) * n
+        tolerance = STEP_TOLERANCE * jnp.finfo(scaled.dtype).eps * n
+        idx = jnp.ceil(scaled - tolerance) - 1
         return jnp.clip(idx, 0, n - 1).astype(jnp.int32)

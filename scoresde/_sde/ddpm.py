@@ -7,6 +7,7 @@ from jaxtyping import Array, Float
 from .._custom_types import ArrayInput, RealScalarLike, default_float
 from .._validation import check_in_interval, check_int, check_less, check_vector
 from .base import AbstractDiscreteSDE
+from .vp import VPSDE
 from .vp_base import AbstractVPSDE
 
 
@@ -89,6 +90,14 @@ class DDPM(AbstractVPSDE, AbstractDiscreteSDE):
     @property
     def num_steps(self) -> int:
         return self.betas.shape[0]
+
+    def continuous_limit(self) -> VPSDE:
+        r"""The VP SDE with $\beta(t)$ linear from the first step's rate
+        $-N\log(1 - \beta_1)$ to the last one's, $-N\log(1 - \beta_N)$ (for
+        the linear schedule, $\approx N\beta_1$ and $N\beta_N$: the VP SDE of
+        Song et al. 2021 with `beta_min = 0.1`, `beta_max = 20`)."""
+        rates = np.asarray(self.rates)
+        return VPSDE(beta_min=float(rates[0]), beta_max=float(rates[-1]))
 
     @property
     def alphas(self) -> Float[Array, " num_steps"]:

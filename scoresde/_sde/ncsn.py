@@ -7,6 +7,7 @@ from jaxtyping import Array, ArrayLike, Float
 from .._custom_types import ArrayInput, RealScalarLike, default_float
 from .._validation import check_int, check_less, check_positive, check_vector
 from .base import AbstractDiscreteSDE
+from .ve import VESDE
 
 
 class NCSN(AbstractDiscreteSDE):
@@ -64,6 +65,12 @@ class NCSN(AbstractDiscreteSDE):
     @property
     def num_steps(self) -> int:
         return self.sigmas.shape[0]
+
+    def continuous_limit(self) -> VESDE:
+        r"""The VE SDE with $\sigma(t)$ geometric from $\sigma_1$ to
+        $\sigma_N$ (exactly this ladder's interpolation for a geometric one)."""
+        sigmas = np.asarray(self.sigmas)
+        return VESDE(sigma_min=float(sigmas[0]), sigma_max=float(sigmas[-1]))
 
     def drift_coefficient(self, t: RealScalarLike) -> Float[Array, ""]:
         return jnp.zeros((), jnp.result_type(float))

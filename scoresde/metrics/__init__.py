@@ -1,4 +1,5 @@
-"""Sample-quality metrics: mode weights, Wasserstein-1 (1-D) and sliced Wasserstein."""
+"""Sample-quality metrics: mode weights, Wasserstein-1 (1-D), sliced Wasserstein and
+outliers."""
 
 from ._distances import (
     mode_weight_error as mode_weight_error,
@@ -6,3 +7,4 @@ from ._distances import (
     sliced_wasserstein as sliced_wasserstein,
     wasserstein_1d as wasserstein_1d,
 )
+from ._outliers import outlier_fraction as outlier_fraction

@@ -19,7 +19,9 @@ def sinusoidal_embedding(
     Deterministic (no parameters): nothing in it is trained or decayed.
     """
     half = dim // 2
-    freqs = jnp.exp(-math.log(max_period) * jnp.arange(half) / max(half - 1, 1))
+    dtype = jnp.result_type(float)
+    steps = jnp.arange(half, dtype=dtype) / max(half - 1, 1)
+    freqs = jnp.exp(-math.log(max_period) * steps)
     arg = 100.0 * jnp.asarray(time_feature) * freqs
     emb = jnp.concatenate([jnp.cos(arg), jnp.sin(arg)])
     if dim % 2:

@@ -1,0 +1,100 @@
+"""`scoresde sample`: draw samples from a trained run with any registered sampler."""
+
+import argparse
+
+from .._samplers.registry import SAMPLERS
+from ._common import (
+    FORMATTER,
+    CLIError,
+    add_registry_params,
+    common_flags,
+    load_run,
+    positive_int,
+    reference_samples,
+    registry_kwargs,
+    run_dir_flag,
+    save_array,
+    unused_params,
+)
+
+
+EPILOG = """examples:
+  scoresde sample runs/mix --sampler dpm-solver --steps 20 --num 10000 --out samples.npy
+  scoresde sample runs/mix --sampler edm-heun --steps 10 --num 10000 --out samples.npy
+  scoresde sample runs/mix --sampler pf-ode --num 10000 --out samples.npy
+  scoresde sample runs/mix --sampler reverse-sde --steps 500 --num 5000 --out s.npy --plot s.png
+  scoresde sample runs/ddpm --sampler ancestral --num 2000 --out s.npy"""
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "sample",
+        parents=[run_dir_flag(), common_flags()],
+        help="draw samples from a trained run",
+        description="Draw samples from a trained run with any sampler and save "
+        "them as .npy. Samplers: " + SAMPLERS.help() + ".",
+        epilog=EPILOG,
+        formatter_class=FORMATTER,
+    )
+    p.add_argument(
+        "--sampler",
+        default="pf-ode",
+        choices=SAMPLERS.names,
+        help="sampler (default pf-ode)",
+    )
+    p.add_argument(
+        "--num",
+        type=positive_int,
+        default=10_000,
+        help="number of samples (default 10000)",
+    )
+    add_registry_params(p.add_argument_group("sampler parameters"), SAMPLERS)
+    p.add_argument(
+        "--plot", help="also save a histogram / scatter against the data (PNG)"
+    )
+    p.add_argument("--out", required=True, help="output .npy file")
+    p.set_defaults(func=run)
+
+
+def make_sampler(name: str, args: argparse.Namespace):
+    """The sampler object that `--sampler name` and its flags describe."""
+    unused = unused_params(SAMPLERS, name, args)
+    if unused:
+        raise CLIError(f"{', '.join(unused)} does not apply to --sampler {name}")
+    return SAMPLERS.build(name, **registry_kwargs(SAMPLERS, name, args))
+
+
+def run(args: argparse.Namespace) -> int:
+    import jax
+    import numpy as np
+
+    import scoresde as ss
+
+    run_, info = load_run(args.run_dir)
+    sampler = make_sampler(args.sampler, args)
+    shape = tuple(run_.config["data_shape"])
+    ys, stats = ss.sample(
+        jax.random.key(args.seed),
+        run_.sde,
+        run_.score,
+        num_samples=args.num,
+        shape=shape,
+        sampler=sampler,
+        progress=not args.quiet,
+        return_stats=True,
+    )
+    ys = np.asarray(ys)
+    out = save_array(args.out, ys)
+    print(
+        f"wrote {ys.shape[0]} samples of shape {shape} to {out} "
+        f"({int(np.max(stats['nfe']))} score evaluations per sample)"
+    )
+    if args.plot:
+        from .. import plotting
+
+        reference = reference_samples(info, jax.random.key(args.seed + 1), len(ys))
+        plotting.plot_samples(
+            ys, reference=reference, title=f"{args.sampler} samples", path=args.plot
+        )
+        print(f"wrote {args.plot}")
+    return 0

@@ -1,0 +1,197 @@
+"""`scoresde train`: train a score model and write a run directory."""
+
+import argparse
+from pathlib import Path
+
+from .._model import PARAMETERIZATIONS
+from .._sde.registry import SDES
+from .._weighting import WEIGHTINGS
+from ..nets._registry import NETS
+from ._common import (
+    FORMATTER,
+    CLIError,
+    add_registry_params,
+    common_flags,
+    data_flags,
+    load_array,
+    positive_float,
+    positive_int,
+    registry_kwargs,
+    unit_float,
+    unused_params,
+    write_source,
+)
+
+
+EPILOG = """examples:
+  scoresde train --dataset mixture-1d --sde vp --steps 4000 --out runs/mix
+  scoresde train --dataset nine-gaussians --sde subvp --seed 1 --out runs/nine
+  scoresde train --data my_array.npy --sde ve --sigma-max 20 --out runs/mine
+  scoresde train --dataset digits --sde vp --steps 20000 --out runs/digits"""
+
+
+def add_parser(sub) -> None:
+    import scoresde as ss
+
+    p = sub.add_parser(
+        "train",
+        parents=[common_flags(), data_flags(_DATA_HELP, required=False)],
+        help="train a score model; writes a run directory",
+        description="Train a score model by denoising score matching and write a "
+        "run directory (config.json, checkpoint, losses) that `scoresde sample`, "
+        "`scoresde likelihood` and `ss.load` read. Rerunning with the same --out "
+        "resumes from its checkpoint.",
+        epilog=EPILOG,
+        formatter_class=FORMATTER,
+    )
+    p.add_argument("--dataset", help=f"a named dataset: {', '.join(ss.datasets.NAMES)}")
+    p.add_argument(
+        "--sde", default="vp", choices=SDES.names, help="forward SDE (default vp)"
+    )
+    add_registry_params(p.add_argument_group("SDE parameters"), SDES)
+    p.add_argument(
+        "--net",
+        choices=NETS.names,
+        help="network (default: mlp for vectors, unet for images)",
+    )
+    add_registry_params(p.add_argument_group("network parameters"), NETS)
+    p.add_argument(
+        "--parameterization",
+        default="v",
+        choices=PARAMETERIZATIONS,
+        help="what the network predicts (default v: a network error far from the data is not amplified by the noise level, as it is for eps)",
+    )
+    p.add_argument(
+        "--weighting",
+        default="score",
+        choices=WEIGHTINGS.names,
+        help="DSM weighting (default score)",
+    )
+    p.add_argument(
+        "--steps", type=positive_int, default=4000, help="training steps (default 4000)"
+    )
+    p.add_argument(
+        "--batch-size", type=positive_int, default=512, help="batch size (default 512)"
+    )
+    p.add_argument(
+        "--lr",
+        type=positive_float,
+        default=2e-3,
+        help="peak learning rate (default 2e-3)",
+    )
+    p.add_argument(
+        "--ema-decay",
+        type=unit_float,
+        default=0.999,
+        help="EMA decay in [0, 1) (default 0.999)",
+    )
+    p.add_argument(
+        "--checkpoint-every",
+        type=positive_int,
+        help="steps between checkpoints (default: at the end and on Ctrl-C)",
+    )
+    p.add_argument(
+        "--restart",
+        action="store_true",
+        help="ignore an existing checkpoint in --out instead of resuming",
+    )
+    p.add_argument("--out", required=True, help="run directory")
+    p.set_defaults(func=run)
+
+
+_DATA_HELP = "your own .npy / .npz array of shape (n, *sample_shape)"
+
+
+def _data(args: argparse.Namespace):
+    """The dataset and a record of where it came from."""
+    import scoresde as ss
+
+    if (args.dataset is None) == (args.data is None):
+        raise CLIError("give exactly one of --dataset NAME or --data FILE")
+    if args.dataset is not None:
+        if args.dataset not in ss.datasets.NAMES:
+            raise CLIError(
+                f"unknown dataset {args.dataset!r}; known: "
+                f"{', '.join(ss.datasets.NAMES)}"
+            )
+        return ss.datasets.get(args.dataset), {"dataset": args.dataset}
+    data = ss.datasets.ArrayDataset(load_array(args.data, args.data_key))
+    return data, {"data": str(Path(args.data).resolve())}
+
+
+def _net_kind(args: argparse.Namespace, shape: tuple[int, ...]) -> str:
+    kind = args.net or ("unet" if len(shape) == 3 else "mlp")
+    if kind == "mlp" and len(shape) != 1:
+        raise CLIError(
+            f"--net mlp needs vector data of shape (d,), got samples of shape "
+            f"{shape}; use --net unet"
+        )
+    if kind == "unet" and len(shape) != 3:
+        raise CLIError(
+            f"--net unet needs images of shape (C, H, W), got samples of shape {shape}"
+        )
+    return kind
+
+
+def _check_flags(args: argparse.Namespace, net_kind: str) -> None:
+    for registry, name, what in ((SDES, args.sde, "--sde"), (NETS, net_kind, "--net")):
+        unused = unused_params(registry, name, args)
+        if unused:
+            raise CLIError(f"{', '.join(unused)} does not apply to {what} {name}")
+
+
+def build_model(args: argparse.Namespace, data, key_net, key_std):
+    """The untrained `ScoreModel` the flags describe (`key_std` draws the
+    samples that estimate the data's standard deviation)."""
+    import numpy as np
+
+    import scoresde as ss
+
+    shape = tuple(data.shape)
+    net_kind = _net_kind(args, shape)
+    _check_flags(args, net_kind)
+    sde = SDES.build(args.sde, **registry_kwargs(SDES, args.sde, args))
+    net = NETS.build(
+        net_kind, shape, key=key_net, **registry_kwargs(NETS, net_kind, args)
+    )
+    data_std = float(np.std(np.asarray(data.sample(key_std, 10_000))))
+    return ss.ScoreModel(
+        net, sde, parameterization=args.parameterization, data_std=data_std
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    import jax
+    import numpy as np
+
+    import scoresde as ss
+
+    data, source = _data(args)
+    key_net, key_train, key_std = jax.random.split(jax.random.key(args.seed), 3)
+    model = build_model(args, data, key_net, key_std)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_source(out, {**source, "shape": list(data.shape), "seed": args.seed})
+    result = ss.train(
+        model,
+        data,
+        key=key_train,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        weighting=args.weighting,
+        ema_decay=args.ema_decay,
+        checkpoint_dir=out,
+        checkpoint_every=args.checkpoint_every,
+        resume=not args.restart,
+        progress=not args.quiet,
+    )
+    tail = result.losses[-min(100, len(result.losses)) :]
+    status = "interrupted at" if result.interrupted else "trained"
+    print(
+        f"{status} step {result.step}: mean loss of the last {len(tail)} steps "
+        f"{float(np.mean(tail)):.4f}; run in {out}"
+    )
+    if result.interrupted:
+        print("call the same command again to resume from the checkpoint")
+    return 130 if result.interrupted else 0
