@@ -329,6 +329,9 @@ def main() -> None:
             "survived": sum(bool(t["survived"]) for t in trials),
             # a trial that did not survive lost (or could have lost) data
             "data_lost": sum(not t["survived"] for t in trials),
+            "signal_after_the_run_ended": sum(
+                bool(t.get("finished_before_signal")) for t in trials
+            ),
         }
         for fault, trials in rows.items()
     ]
