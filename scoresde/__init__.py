@@ -26,6 +26,8 @@ from ._divergence import (
     Hutchinson as Hutchinson,
 )
 from ._exact import ExactScore as ExactScore, exact_score as exact_score
+from ._guidance import ClassifierFreeGuidance as ClassifierFreeGuidance
+from ._impute import impute as impute
 from ._likelihood import log_likelihood as log_likelihood
 from ._load import Run as Run, load as load
 from ._loss import dsm_loss as dsm_loss

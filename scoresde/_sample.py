@@ -12,6 +12,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int
 
 from ._custom_types import KeyArray, default_float
+from ._guidance import prepare_conditional
 from ._samplers import AbstractSampler, ProbabilityFlowODE
 from ._samplers._inputs import check_sampling_inputs as check_sampling_inputs
 from ._samplers.base import SamplerOutput
@@ -36,6 +37,8 @@ def sample(
     save_ts: ArrayLike | Sequence[float] | None = None,
     progress: bool = False,
     return_stats: bool = False,
+    labels: ArrayLike | Sequence[int] | None = None,
+    guidance: float = 0.0,
 ) -> Float[Array, "..."] | tuple[Float[Array, "..."], dict[str, Array]]:
     r"""Draw `num_samples` samples from the model defined by `sde` and `score_fn`.
 
@@ -76,6 +79,18 @@ def sample(
       solver steps the path is interpolated linearly.
     - `progress`: show a progress bar (Diffrax's `TqdmProgressMeter`) per chunk.
     - `return_stats`: also return the solver statistics.
+    - `labels`: class labels for a class-conditional score function (called as
+      `score_fn(t, y, label)`: a [`scoresde.ScoreModel`][] with `num_classes`,
+      `run.score` of such a run, or [`scoresde.exact_score`][], whose classes are
+      the mixture's components): one integer for every sample, or integers of
+      shape `(num_samples,)`, in `0..num_classes - 1`. `None` (default):
+      unconditional sampling.
+    - `guidance`: the classifier-free guidance weight $w \ge 0$ (Ho & Salimans
+      2022), used with `labels`: the score becomes
+      $(1 + w)\,s(t, y, c) - w\,s(t, y, \varnothing)$
+      ([`scoresde.ClassifierFreeGuidance`][]). 0 (default) is plain conditional
+      sampling; each guided score evaluation costs two evaluations of `score_fn`
+      (`stats["nfe"]` counts guided evaluations).
 
     **Returns:**
 
@@ -112,6 +127,9 @@ def sample(
     shape = check_shape("shape", shape)
     t_eps = check_sampling_inputs(sde, score_fn, shape, t_eps)
     sampler.check_sde(sde)
+    score_fn, labels = prepare_conditional(
+        score_fn, labels, guidance, num_samples, shape
+    )
     if chunk_size is None:
         cap = max(1, _CHUNK_ELEMENTS // math.prod(shape))
         chunk_size = min(cap, _bucket(num_samples))
@@ -133,7 +151,7 @@ def sample(
         chunk_size=chunk_size,
         save_ts=save_ts,
         progress=progress,
-        labels=None,
+        labels=labels,
     )
     ys = out.sample if save_ts is None else out.trajectory[:, order]
     return (ys, out.stats) if return_stats else ys

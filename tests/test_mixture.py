@@ -136,7 +136,7 @@ def test_marginal_mixture_matches_simulated_kernel(name):
 def test_sampling_reproduces_weights():
     mix = ss.datasets.get("nine-gaussians")
     n = 90_000
-    ys, ks = mix.sample_with_components(jax.random.key(0), n)
+    ys, ks = mix.sample_with_labels(jax.random.key(0), n)
     counts = np.bincount(np.asarray(ks), minlength=9) / n
     w = np.arange(1, 10) / 45
     se = np.sqrt(w * (1 - w) / n)

@@ -27,7 +27,8 @@ EPILOG = """examples:
   scoresde train --dataset mixture-1d --sde vp --steps 4000 --out runs/mix
   scoresde train --dataset nine-gaussians --sde subvp --seed 1 --out runs/nine
   scoresde train --data my_array.npy --sde ve --sigma-max 20 --out runs/mine
-  scoresde train --dataset digits --sde vp --steps 20000 --out runs/digits"""
+  scoresde train --dataset digits --sde vp --steps 20000 --out runs/digits
+  scoresde train --dataset nine-gaussians --conditional --label-dropout 0.1 --out runs/nine-cond"""
 
 
 def add_parser(sub) -> None:
@@ -95,6 +96,18 @@ def add_parser(sub) -> None:
         action="store_true",
         help="ignore an existing checkpoint in --out instead of resuming",
     )
+    p.add_argument(
+        "--conditional",
+        action="store_true",
+        help="train a class-conditional model on a labelled dataset (a mixture's "
+        "components, digits' digits), for `scoresde sample --label`",
+    )
+    p.add_argument(
+        "--label-dropout",
+        type=unit_float,
+        help="with --conditional: share of labels replaced by the null label, for "
+        "classifier-free guidance (default 0.1)",
+    )
     p.add_argument("--out", required=True, help="run directory")
     p.set_defaults(func=run)
 
@@ -140,6 +153,28 @@ def _check_flags(args: argparse.Namespace, net_kind: str) -> None:
             raise CLIError(f"{', '.join(unused)} does not apply to {what} {name}")
 
 
+def _check_conditional(args: argparse.Namespace, data) -> float:
+    """`--conditional` needs a labelled dataset; `--label-dropout` needs
+    `--conditional`. Returns the label dropout to train with."""
+    import scoresde as ss
+
+    if not args.conditional:
+        if args.label_dropout is not None:
+            raise CLIError("--label-dropout applies only with --conditional")
+        return 0.0
+    if not isinstance(data, ss.datasets.AbstractLabelledDataset):
+        labelled = [
+            name
+            for name in ss.datasets.NAMES
+            if isinstance(ss.datasets.get(name), ss.datasets.AbstractLabelledDataset)
+        ]
+        raise CLIError(
+            "--conditional needs a labelled dataset (--dataset "
+            f"{' | '.join(labelled)}); this data has no labels"
+        )
+    return 0.1 if args.label_dropout is None else args.label_dropout
+
+
 def build_model(args: argparse.Namespace, data, key_net, key_std):
     """The untrained `ScoreModel` the flags describe (`key_std` draws the
     samples that estimate the data's standard deviation)."""
@@ -151,9 +186,10 @@ def build_model(args: argparse.Namespace, data, key_net, key_std):
     net_kind = _net_kind(args, shape)
     _check_flags(args, net_kind)
     sde = SDES.build(args.sde, **registry_kwargs(SDES, args.sde, args))
-    net = NETS.build(
-        net_kind, shape, key=key_net, **registry_kwargs(NETS, net_kind, args)
-    )
+    net_kwargs = registry_kwargs(NETS, net_kind, args)
+    if getattr(args, "conditional", False):
+        net_kwargs["num_classes"] = data.num_classes
+    net = NETS.build(net_kind, shape, key=key_net, **net_kwargs)
     data_std = float(np.std(np.asarray(data.sample(key_std, 10_000))))
     return ss.ScoreModel(
         net, sde, parameterization=args.parameterization, data_std=data_std
@@ -167,6 +203,7 @@ def run(args: argparse.Namespace) -> int:
     import scoresde as ss
 
     data, source = _data(args)
+    label_dropout = _check_conditional(args, data)
     key_net, key_train, key_std = jax.random.split(jax.random.key(args.seed), 3)
     model = build_model(args, data, key_net, key_std)
     out = Path(args.out)
@@ -185,6 +222,7 @@ def run(args: argparse.Namespace) -> int:
         checkpoint_every=args.checkpoint_every,
         resume=not args.restart,
         progress=not args.quiet,
+        label_dropout=label_dropout,
     )
     tail = result.losses[-min(100, len(result.losses)) :]
     status = "interrupted at" if result.interrupted else "trained"
