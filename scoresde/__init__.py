@@ -8,6 +8,7 @@ from . import (
     nets as nets,
     plotting as plotting,
 )
+from ._bits_per_dim import bits_per_dim as bits_per_dim
 from ._config import (
     make_net as make_net,
     make_sde as make_sde,
@@ -25,7 +26,9 @@ from ._divergence import (
     Hutchinson as Hutchinson,
 )
 from ._exact import ExactScore as ExactScore, exact_score as exact_score
-from ._likelihood import bits_per_dim as bits_per_dim, log_likelihood as log_likelihood
+from ._guidance import ClassifierFreeGuidance as ClassifierFreeGuidance
+from ._impute import impute as impute
+from ._likelihood import log_likelihood as log_likelihood
 from ._load import Run as Run, load as load
 from ._loss import dsm_loss as dsm_loss
 from ._model import ScoreModel as ScoreModel
@@ -69,6 +72,12 @@ from ._sde import (
     CosineVPSDE as CosineVPSDE,
     SubVPSDE as SubVPSDE,
 )
+from ._time_sampling import (
+    AbstractTimeSampling as AbstractTimeSampling,
+    AntitheticTimes as AntitheticTimes,
+    IIDTimes as IIDTimes,
+    StratifiedTimes as StratifiedTimes,
+)
 from ._train import (
     DEFAULT_CHECKPOINT_SECONDS as DEFAULT_CHECKPOINT_SECONDS,
     TrainResult as TrainResult,
@@ -77,6 +86,7 @@ from ._train import (
 )
 from ._train_loop import NonFiniteLossError as NonFiniteLossError
 from ._weighting import (
+    AbstractUniformTimeWeighting as AbstractUniformTimeWeighting,
     AbstractWeighting as AbstractWeighting,
     FunctionWeighting as FunctionWeighting,
     LikelihoodWeighting as LikelihoodWeighting,

@@ -9,8 +9,9 @@ from jaxtyping import Array, ArrayLike, Float
 from ._custom_types import KeyArray, RealScalarLike, default_float
 from ._model import ScoreModel
 from ._sde import AbstractSDE
+from ._time_sampling import AbstractTimeSampling, IIDTimes
 from ._validation import check_in_interval
-from ._weighting import TIME_SAMPLINGS, AbstractWeighting, as_weighting
+from ._weighting import AbstractWeighting, as_weighting
 
 
 def dsm_loss(
@@ -22,7 +23,7 @@ def dsm_loss(
     *,
     t_eps: RealScalarLike = 1e-5,
     labels: ArrayLike | None = None,
-    time_sampling: str = "iid",
+    time_sampling: AbstractTimeSampling = IIDTimes(),
     times: ArrayLike | None = None,
 ) -> Float[Array, ""]:
     r"""The denoising score-matching loss of a score model on a batch of data:
@@ -60,9 +61,10 @@ def dsm_loss(
     - `t_eps`: the smallest time for continuous SDEs (default $10^{-5}$), where
       the score is still finite.
     - `labels`: integer class labels `(n,)` for a class-conditional model.
-    - `time_sampling`: `"iid"` (default), `"stratified"` (one $t$ per interval
-      $[i/n, (i+1)/n)$ with a shared offset, Kingma et al. 2021) or
-      `"antithetic"` (pairs $u$, $1 - u$); both lower the variance.
+    - `time_sampling`: [`scoresde.IIDTimes`][] (default),
+      [`scoresde.StratifiedTimes`][] (one $t$ per interval $[i/n, (i+1)/n)$ with
+      a shared offset, Kingma et al. 2021) or [`scoresde.AntitheticTimes`][]
+      (pairs $u$, $1 - u$); the last two lower the variance.
     - `times`: evaluate at these times `(n,)` instead of drawing them (no
       importance weights).
 
@@ -78,9 +80,10 @@ def dsm_loss(
     if not jnp.issubdtype(y0.dtype, jnp.floating):
         y0 = y0.astype(default_float())
     n = y0.shape[0]
-    if time_sampling not in TIME_SAMPLINGS:
-        raise ValueError(
-            f"`time_sampling` must be one of {TIME_SAMPLINGS}, got {time_sampling!r}."
+    if not isinstance(time_sampling, AbstractTimeSampling):
+        raise TypeError(
+            "`time_sampling` must be a time-sampling object: ss.IIDTimes(), "
+            f"ss.StratifiedTimes() or ss.AntitheticTimes(); got {time_sampling!r}."
         )
     check_in_interval("t_eps", t_eps, 0.0, sde.T, low_open=True, high_open=True)
     if labels is not None:

@@ -12,6 +12,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int
 
 from ._custom_types import KeyArray, default_float
+from ._guidance import prepare_conditional
 from ._samplers import AbstractSampler, ProbabilityFlowODE
 from ._samplers._inputs import check_sampling_inputs as check_sampling_inputs
 from ._samplers.base import SamplerOutput
@@ -36,6 +37,8 @@ def sample(
     save_ts: ArrayLike | Sequence[float] | None = None,
     progress: bool = False,
     return_stats: bool = False,
+    labels: ArrayLike | Sequence[int] | None = None,
+    guidance: float = 0.0,
 ) -> Float[Array, "..."] | tuple[Float[Array, "..."], dict[str, Array]]:
     r"""Draw `num_samples` samples from the model defined by `sde` and `score_fn`.
 
@@ -76,6 +79,18 @@ def sample(
       solver steps the path is interpolated linearly.
     - `progress`: show a progress bar (Diffrax's `TqdmProgressMeter`) per chunk.
     - `return_stats`: also return the solver statistics.
+    - `labels`: class labels for a class-conditional score function (called as
+      `score_fn(t, y, label)`: a [`scoresde.ScoreModel`][] with `num_classes`,
+      `run.score` of such a run, or [`scoresde.exact_score`][], whose classes are
+      the mixture's components): one integer for every sample, or integers of
+      shape `(num_samples,)`, in `0..num_classes - 1`. `None` (default):
+      unconditional sampling.
+    - `guidance`: the classifier-free guidance weight $w \ge 0$ (Ho & Salimans
+      2022), used with `labels`: the score becomes
+      $(1 + w)\,s(t, y, c) - w\,s(t, y, \varnothing)$
+      ([`scoresde.ClassifierFreeGuidance`][]). 0 (default) is plain conditional
+      sampling; each guided score evaluation costs two evaluations of `score_fn`
+      (`stats["nfe"]` counts guided evaluations).
 
     **Returns:**
 
@@ -83,8 +98,10 @@ def sample(
     shape `(num_samples, len(save_ts), *shape)` (the final samples are the last
     sampler state, before any denoising step; pass `save_ts` without it to get
     them). With `return_stats=True`, a pair `(samples, stats)` where `stats` maps
-    `"nfe"` (score evaluations), `"num_steps"`, `"num_accepted_steps"` and
-    `"num_rejected_steps"` to integer arrays of shape `(num_samples,)`, one entry
+    `"nfe"` (score evaluations, exact; -1 where not known, for a Diffrax solver
+    whose stages scoresde does not count, such as an implicit one),
+    `"num_steps"`, `"num_accepted_steps"` and `"num_rejected_steps"` to integer
+    arrays of shape `(num_samples,)`, one entry
     per sample (equal within a chunk for shared adaptive steps). Per-sample
     adaptive solves run under `vmap` until the batch's slowest sample is done, so
     a batch costs `stats["nfe"].max()` batched evaluations.
@@ -110,6 +127,9 @@ def sample(
     shape = check_shape("shape", shape)
     t_eps = check_sampling_inputs(sde, score_fn, shape, t_eps)
     sampler.check_sde(sde)
+    score_fn, labels = prepare_conditional(
+        score_fn, labels, guidance, num_samples, shape
+    )
     if chunk_size is None:
         cap = max(1, _CHUNK_ELEMENTS // math.prod(shape))
         chunk_size = min(cap, _bucket(num_samples))
@@ -131,7 +151,7 @@ def sample(
         chunk_size=chunk_size,
         save_ts=save_ts,
         progress=progress,
-        labels=None,
+        labels=labels,
     )
     ys = out.sample if save_ts is None else out.trajectory[:, order]
     return (ys, out.stats) if return_stats else ys

@@ -16,6 +16,7 @@ from jaxtyping import ArrayLike
 from . import _rundir
 from ._custom_types import KeyArray
 from ._model import ScoreModel
+from ._time_sampling import AbstractTimeSampling, IIDTimes
 from ._train_loop import run_loop
 from ._train_setup import (
     build_settings,
@@ -76,7 +77,7 @@ def train(
     warmup_steps: int | None = None,
     weighting: str | AbstractWeighting | Callable = "score",
     t_eps: float = 1e-5,
-    time_sampling: str = "iid",
+    time_sampling: AbstractTimeSampling = IIDTimes(),
     ema_decay: float = 0.999,
     steps_per_dispatch: int = 100,
     labels: ArrayLike | None = None,

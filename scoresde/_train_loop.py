@@ -19,6 +19,7 @@ import numpy as np
 
 from . import _rundir
 from ._loss import dsm_loss
+from ._time_sampling import AbstractTimeSampling
 from ._weighting import AbstractWeighting
 from .datasets import AbstractDataset, AbstractLabelledDataset
 
@@ -50,7 +51,7 @@ class Update(eqx.Module):
     weighting: AbstractWeighting = eqx.field(static=True)
     batch_size: int = eqx.field(static=True)
     t_eps: float = eqx.field(static=True)
-    time_sampling: str = eqx.field(static=True)
+    time_sampling: AbstractTimeSampling = eqx.field(static=True)
     ema_decay: float = eqx.field(static=True)
     label_dropout: float = eqx.field(static=True)
     batch_sharding: Any = eqx.field(static=True)

@@ -14,9 +14,10 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from . import _rundir
 from ._model import ScoreModel
+from ._time_sampling import AbstractTimeSampling, time_sampling_name
 from ._train_loop import LoopState, Settings, Update
 from ._validation import check_in_interval, check_int, check_positive
-from ._weighting import TIME_SAMPLINGS, as_weighting
+from ._weighting import as_weighting
 from .datasets import (
     AbstractDataset,
     AbstractLabelledDataset,
@@ -74,10 +75,10 @@ def _checked(model, data, kw) -> dict:
     check_in_interval(
         "t_eps", kw["t_eps"], 0.0, model.sde.T, low_open=True, high_open=True
     )
-    if kw["time_sampling"] not in TIME_SAMPLINGS:
-        raise ValueError(
-            f"`time_sampling` must be one of {TIME_SAMPLINGS}, got "
-            f"{kw['time_sampling']!r}."
+    if not isinstance(kw["time_sampling"], AbstractTimeSampling):
+        raise TypeError(
+            "`time_sampling` must be a time-sampling object: ss.IIDTimes(), "
+            f"ss.StratifiedTimes() or ss.AntitheticTimes(); got {kw['time_sampling']!r}."
         )
     if kw["checkpoint_dir"] is not None:
         out["checkpoint_dir"] = pathlib.Path(kw["checkpoint_dir"])
@@ -151,7 +152,7 @@ def build_settings(model: ScoreModel, data, **kw) -> Settings:
         training[name] = kw[name]
     for name in ("learning_rate", "t_eps", "ema_decay", "label_dropout"):
         training[name] = float(kw[name])
-    training["time_sampling"] = kw["time_sampling"]
+    training["time_sampling"] = time_sampling_name(kw["time_sampling"])
     return Settings(
         update=update,
         dataset=eqx.filter_shard(kw["dataset"], replicated),

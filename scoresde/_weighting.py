@@ -2,7 +2,6 @@ r"""Weightings $\lambda(t)$ of denoising score matching, and how $t$ is drawn.""
 
 import abc
 from collections.abc import Callable
-from typing import Literal
 
 import equinox as eqx
 import jax
@@ -12,23 +11,26 @@ from jaxtyping import Array, Float
 from ._custom_types import KeyArray, RealScalarLike, default_float
 from ._registry import Registry
 from ._sde import AbstractDiscreteSDE, AbstractSDE
+from ._time_sampling import AbstractTimeSampling
 
 
-TimeSampling = Literal["iid", "stratified", "antithetic"]
-TIME_SAMPLINGS = ("iid", "stratified", "antithetic")
-
-
-def _uniforms(key: KeyArray, n: int, time_sampling: str) -> Float[Array, " n"]:
-    """`n` numbers in [0, 1): i.i.d., stratified (one per interval [i/n, (i+1)/n)
-    with one shared offset, as in Kingma et al. 2021) or antithetic (pairs u, 1-u)."""
-    dtype = default_float()
-    if time_sampling == "iid":
-        return jax.random.uniform(key, (n,), dtype)
-    if time_sampling == "stratified":
-        u0 = jax.random.uniform(key, (), dtype)
-        return (jnp.arange(n, dtype=dtype) + u0) / n
-    half = jax.random.uniform(key, ((n + 1) // 2,), dtype)
-    return jnp.concatenate([half, 1.0 - half])[:n]
+def uniform_times(
+    sde: AbstractSDE,
+    key: KeyArray,
+    n: int,
+    t_eps: float,
+    time_sampling: AbstractTimeSampling,
+) -> Float[Array, " n"]:
+    r"""`n` times, uniform on $[t_\varepsilon, T]$ for continuous SDEs and on the
+    grid $\{1/N, \dots, 1\}$ for DDPM / NCSN, from `time_sampling`'s numbers."""
+    u = time_sampling.uniforms(key, n)
+    if isinstance(sde, AbstractDiscreteSDE):
+        num = sde.num_steps
+        index = jnp.clip(jnp.floor(u * num), 0, num - 1) + 1
+        t = index / num
+    else:
+        t = t_eps + (sde.T - t_eps) * u
+    return t.astype(default_float())
 
 
 class AbstractWeighting(eqx.Module):
@@ -39,16 +41,35 @@ class AbstractWeighting(eqx.Module):
     \big\|^2, \qquad y_t = m(t)\,y_0 + s(t)\,\epsilon,$$
 
     where $\nabla_{y_t}\log p(y_t \mid y_0) = -\epsilon/s(t)$, and of how $t$ is
-    drawn. The default draws $t \sim U(t_\varepsilon, T)$ for continuous SDEs
-    and $t$ uniformly from the grid $\{1/N, \dots, 1\}$ for DDPM / NCSN.
+    drawn.
 
-    Subclasses implement `__call__(sde, t) -> lambda(t)` and may override
-    `sample_times` to importance-sample $t$.
+    Subclasses implement `__call__(sde, t) -> lambda(t)` and `sample_times`;
+    [`scoresde.AbstractUniformTimeWeighting`][] fills in the second with uniform
+    times.
     """
 
     @abc.abstractmethod
     def __call__(self, sde: AbstractSDE, t: RealScalarLike) -> Float[Array, ""]:
         r"""$\lambda(t)$ for `sde`."""
+
+    @abc.abstractmethod
+    def sample_times(
+        self,
+        sde: AbstractSDE,
+        key: KeyArray,
+        n: int,
+        t_eps: float,
+        time_sampling: AbstractTimeSampling,
+    ) -> tuple[Float[Array, " n"], Float[Array, " n"]]:
+        r"""Draw `n` times and their importance weights $w$ (the loss uses
+        $w\,\lambda(t)\,\|\cdot\|^2$ so that its mean is unbiased for
+        $\mathbb{E}_{t\sim U}\lambda(t)\|\cdot\|^2$)."""
+
+
+class AbstractUniformTimeWeighting(AbstractWeighting):
+    r"""A weighting whose times are uniform: $t \sim U(t_\varepsilon, T)$ for
+    continuous SDEs and uniform on the grid $\{1/N, \dots, 1\}$ for DDPM /
+    NCSN, with importance weights $w = 1$."""
 
     def sample_times(
         self,
@@ -56,22 +77,13 @@ class AbstractWeighting(eqx.Module):
         key: KeyArray,
         n: int,
         t_eps: float,
-        time_sampling: TimeSampling = "iid",
+        time_sampling: AbstractTimeSampling,
     ) -> tuple[Float[Array, " n"], Float[Array, " n"]]:
-        r"""Draw `n` times and their importance weights $w$ (the loss uses
-        $w\,\lambda(t)\,\|\cdot\|^2$ so that its mean is unbiased for
-        $\mathbb{E}_{t\sim U}\lambda(t)\|\cdot\|^2$; $w = 1$ here)."""
-        u = _uniforms(key, n, time_sampling)
-        if isinstance(sde, AbstractDiscreteSDE):
-            num = sde.num_steps
-            index = jnp.clip(jnp.floor(u * num), 0, num - 1) + 1
-            t = index / num
-        else:
-            t = t_eps + (sde.T - t_eps) * u
-        return t.astype(default_float()), jnp.ones_like(t, default_float())
+        t = uniform_times(sde, key, n, t_eps, time_sampling)
+        return t, jnp.ones_like(t)
 
 
-class ScoreWeighting(AbstractWeighting):
+class ScoreWeighting(AbstractUniformTimeWeighting):
     r"""$\lambda(t) = s(t)^2$ (Song et al. 2021; Song & Ermon 2019 for NCSN): the
     loss becomes $\mathbb{E}\,\|s(t)\,s_\theta(t, y_t) + \epsilon\|^2$, which is
     also Ho et al.'s (2020) "simple" loss $\|\hat\epsilon - \epsilon\|^2$ for
@@ -81,7 +93,7 @@ class ScoreWeighting(AbstractWeighting):
         return sde.marginal(t)[1] ** 2
 
 
-class VWeighting(AbstractWeighting):
+class VWeighting(AbstractUniformTimeWeighting):
     r"""The loss $\|\hat v - v\|^2$ of v-prediction (Salimans & Ho 2022), for
     $v$ as defined in [`scoresde.ScoreModel`][]:
     $\lambda(t) = s^2(\sigma^2 + \sigma_d^2)/\sigma_d^2$ with $\sigma = s/m$ — for a
@@ -134,11 +146,12 @@ class LikelihoodWeighting(AbstractWeighting):
         key: KeyArray,
         n: int,
         t_eps: float,
-        time_sampling: TimeSampling = "iid",
+        time_sampling: AbstractTimeSampling,
     ) -> tuple[Float[Array, " n"], Float[Array, " n"]]:
-        if not self.importance_sampling or isinstance(sde, AbstractDiscreteSDE):
-            return super().sample_times(sde, key, n, t_eps, time_sampling)
         dtype = default_float()
+        if not self.importance_sampling or isinstance(sde, AbstractDiscreteSDE):
+            t = uniform_times(sde, key, n, t_eps, time_sampling)
+            return t, jnp.ones_like(t)
 
         def log_sigma2(t):
             m, s = sde.marginal(t)
@@ -147,7 +160,7 @@ class LikelihoodWeighting(AbstractWeighting):
         lo_value = log_sigma2(jnp.asarray(t_eps, dtype))
         hi_value = log_sigma2(jnp.asarray(sde.T, dtype))
         z = hi_value - lo_value
-        target = lo_value + z * _uniforms(key, n, time_sampling)
+        target = lo_value + z * time_sampling.uniforms(key, n)
 
         def bisect(value):
             def body(_, bounds):
@@ -169,7 +182,7 @@ class LikelihoodWeighting(AbstractWeighting):
         return t, weight.astype(dtype)
 
 
-class FunctionWeighting(AbstractWeighting):
+class FunctionWeighting(AbstractUniformTimeWeighting):
     r"""A weighting given by your own function `fn(sde, t) -> lambda(t)`, with
     $t$ drawn uniformly (or from the grid for DDPM / NCSN). A plain function
     passed as `weighting=` to [`scoresde.dsm_loss`][] is wrapped in this."""

@@ -1,17 +1,6 @@
-"""Shared test helpers: tree comparisons and the SDEs to parametrise over."""
-
-import jax
-import jax.numpy as jnp
-import numpy as np
+"""Shared test helpers: the SDEs to parametrise over."""
 
 import scoresde as ss
-
-
-def tree_allclose(x, y, *, rtol=1e-5, atol=1e-8):
-    xs, ys = jax.tree_util.tree_leaves(x), jax.tree_util.tree_leaves(y)
-    if len(xs) != len(ys):
-        return False
-    return all(np.allclose(a, b, rtol=rtol, atol=atol) for a, b in zip(xs, ys))
 
 
 def all_sdes():
@@ -28,9 +17,3 @@ def all_sdes():
 
 def continuous_sdes():
     return {k: v for k, v in all_sdes().items() if k not in ("ddpm", "ncsn")}
-
-
-def mode_weights(mixture, ys):
-    """Mean posterior responsibility of each component over samples `ys`: an
-    unbiased estimate of the weights the samples carry."""
-    return jnp.mean(jax.vmap(mixture.responsibilities)(ys), axis=0)

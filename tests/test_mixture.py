@@ -10,7 +10,7 @@ from scipy import stats
 
 import scoresde as ss
 
-from .helpers import all_sdes, mode_weights
+from .helpers import all_sdes
 
 
 SDES = all_sdes()
@@ -136,12 +136,12 @@ def test_marginal_mixture_matches_simulated_kernel(name):
 def test_sampling_reproduces_weights():
     mix = ss.datasets.get("nine-gaussians")
     n = 90_000
-    ys, ks = mix.sample_with_components(jax.random.key(0), n)
+    ys, ks = mix.sample_with_labels(jax.random.key(0), n)
     counts = np.bincount(np.asarray(ks), minlength=9) / n
     w = np.arange(1, 10) / 45
     se = np.sqrt(w * (1 - w) / n)
     assert np.all(np.abs(counts - w) < 5 * se)
-    np.testing.assert_allclose(mode_weights(mix, ys), w, atol=5 * se.max())
+    np.testing.assert_allclose(ss.metrics.mode_weights(mix, ys), w, atol=5 * se.max())
     # within-component spread is std 0.25
     for k in (0, 4, 8):
         np.testing.assert_allclose(

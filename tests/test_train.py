@@ -18,7 +18,7 @@ import pytest
 
 import scoresde as ss
 
-from .helpers import all_sdes, mode_weights
+from .helpers import all_sdes
 
 
 MIX = ss.datasets.get("mixture-1d")
@@ -362,10 +362,24 @@ def test_train_argument_errors(tmp_path):
         ss.train(other, MIX, key=key, steps=2, checkpoint_dir=tmp_path)
 
 
+def test_labelled_array_keeps_rows_and_labels_paired():
+    # Class k's rows are all equal to k, so a mis-paired draw shows at once.
+    data = np.repeat(np.arange(4.0), 25)[:, None] * np.ones((1, 2))
+    labels = np.repeat(np.arange(4), 25)
+    dataset = ss.datasets.LabelledArrayDataset(data, labels)
+    ys, ks = dataset.sample_with_labels(jax.random.key(0), 500)
+    np.testing.assert_array_equal(np.asarray(ys)[:, 0], np.asarray(ks, np.float32))
+    assert dataset.num_classes == 4 and len(np.unique(np.asarray(ks))) == 4
+
+
 def test_class_conditional_training_on_an_array():
+    # Two classes at -2 and +2: after training, the conditional score near the
+    # data at y = 0 points towards the requested class (and the unconditional one
+    # does not favour either much). Labels mis-paired with the rows would leave
+    # both conditional scores pointing nowhere in particular.
     data = np.concatenate([np.full((50, 2), -2.0), np.full((50, 2), 2.0)])
     labels = np.repeat([0, 1], 50)
-    net = ss.nets.MLP((2,), width=16, depth=1, num_classes=2, key=jax.random.key(0))
+    net = ss.nets.MLP((2,), width=32, depth=2, num_classes=2, key=jax.random.key(0))
     model = ss.ScoreModel(net, SDE)
     result = ss.train(
         model,
@@ -373,11 +387,15 @@ def test_class_conditional_training_on_an_array():
         labels=labels,
         label_dropout=0.2,
         key=jax.random.key(1),
-        steps=10,
+        steps=300,
         **SETTINGS,
     )
     assert np.all(np.isfinite(result.losses))
-    assert result.ema_model(0.5, jnp.zeros(2), 1).shape == (2,)
+    score = result.ema_model
+    y = jnp.zeros(2)
+    towards_0 = np.asarray(score(0.3, y, 0))
+    towards_1 = np.asarray(score(0.3, y, 1))
+    assert np.all(towards_0 < -1.0) and np.all(towards_1 > 1.0), (towards_0, towards_1)
 
 
 @pytest.mark.parametrize("sde_name", list(all_sdes()))
@@ -500,5 +518,5 @@ def test_longer_run_gets_the_mode_weights(trained_on_mixture):
 
     y1 = SDE.prior_sample(jax.random.key(3), (20_000, 1))
     ys = jax.jit(jax.vmap(solve))(y1)
-    weights = np.asarray(mode_weights(MIX, ys))
+    weights = np.asarray(ss.metrics.mode_weights(MIX, ys))
     np.testing.assert_allclose(weights, [0.3, 0.1, 0.6], atol=0.03)

@@ -1,4 +1,5 @@
-"""The `scoresde` command line: `train`, `sample`, `likelihood`, `plot`, `demo`.
+"""The `scoresde` command line: `train`, `sample`, `impute`, `likelihood`, `plot`,
+`demo`.
 
 Every sub-command mirrors the library (`ss.train`, `ss.sample`,
 `ss.log_likelihood`, `ss.plotting`, the demo) and lives in a module of its own
@@ -14,12 +15,12 @@ import os
 import sys
 from pathlib import Path
 
-from . import demo, likelihood, plot, sample, train
+from . import demo, impute, likelihood, plot, sample, train
 from ._common import FORMATTER, CLIError, Parser
 
 
 #: The sub-commands, in the order `scoresde --help` lists them.
-COMMANDS = (train, sample, likelihood, plot, demo)
+COMMANDS = (train, sample, impute, likelihood, plot, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,6 +1,7 @@
 """`scoresde sample`: draw samples from a trained run with any registered sampler."""
 
 import argparse
+import math
 
 from .._samplers.registry import SAMPLERS
 from ._common import (
@@ -9,6 +10,8 @@ from ._common import (
     add_registry_params,
     common_flags,
     load_run,
+    nonneg_int,
+    number,
     positive_int,
     reference_samples,
     registry_kwargs,
@@ -18,12 +21,18 @@ from ._common import (
 )
 
 
+#: A guidance weight: a finite number >= 0.
+nonneg_float = number(
+    float, lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0"
+)
+
 EPILOG = """examples:
   scoresde sample runs/mix --sampler dpm-solver --steps 20 --num 10000 --out samples.npy
   scoresde sample runs/mix --sampler edm-heun --steps 10 --num 10000 --out samples.npy
   scoresde sample runs/mix --sampler pf-ode --num 10000 --out samples.npy
   scoresde sample runs/mix --sampler reverse-sde --steps 500 --num 5000 --out s.npy --plot s.png
-  scoresde sample runs/ddpm --sampler ancestral --num 2000 --out s.npy"""
+  scoresde sample runs/ddpm --sampler ancestral --num 2000 --out s.npy
+  scoresde sample runs/nine-cond --label 3 --guidance 2.0 --num 1000 --out s.npy"""
 
 
 def add_parser(sub) -> None:
@@ -52,8 +61,38 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--plot", help="also save a histogram / scatter against the data (PNG)"
     )
+    p.add_argument(
+        "--label",
+        type=nonneg_int,
+        help="class label, for a run trained with --conditional (default: none)",
+    )
+    p.add_argument(
+        "--guidance",
+        type=nonneg_float,
+        default=0.0,
+        help="classifier-free guidance weight w >= 0, with --label (default 0)",
+    )
     p.add_argument("--out", required=True, help="output .npy file")
     p.set_defaults(func=run)
+
+
+def check_label(run_, label: int | None, guidance: float) -> None:
+    """`--label` fits the run's classes; `--guidance` comes with a label."""
+    if label is None:
+        if guidance > 0:
+            raise CLIError("--guidance needs --label (guidance steers towards a class)")
+        return
+    num_classes = run_.model.net.num_classes
+    if num_classes is None:
+        raise CLIError(
+            "--label needs a class-conditional run (train with --conditional); "
+            "this run was trained without labels"
+        )
+    if label >= num_classes:
+        raise CLIError(
+            f"--label must lie in 0..{num_classes - 1} for this run "
+            f"({num_classes} classes), got {label}"
+        )
 
 
 def make_sampler(name: str, args: argparse.Namespace):
@@ -72,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
 
     run_, info = load_run(args.run_dir)
     sampler = make_sampler(args.sampler, args)
+    check_label(run_, args.label, args.guidance)
     shape = tuple(run_.config["data_shape"])
     ys, stats = ss.sample(
         jax.random.key(args.seed),
@@ -82,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
         sampler=sampler,
         progress=not args.quiet,
         return_stats=True,
+        labels=args.label,
+        guidance=args.guidance,
     )
     ys = np.asarray(ys)
     out = save_array(args.out, ys)
@@ -92,9 +134,12 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         from .. import plotting
 
-        reference = reference_samples(info, jax.random.key(args.seed + 1), len(ys))
-        plotting.plot_samples(
-            ys, reference=reference, title=f"{args.sampler} samples", path=args.plot
-        )
+        title = f"{args.sampler} samples"
+        if len(shape) == 3:
+            plotting.plot_image_grid(ys[:64], title=title, path=args.plot)
+        else:
+            key = jax.random.key(args.seed + 1)
+            reference = reference_samples(info, key, len(ys))
+            plotting.plot_samples(ys, reference=reference, title=title, path=args.plot)
         print(f"wrote {args.plot}")
     return 0

@@ -27,7 +27,8 @@ EPILOG = """examples:
   scoresde train --dataset mixture-1d --sde vp --steps 4000 --out runs/mix
   scoresde train --dataset nine-gaussians --sde subvp --seed 1 --out runs/nine
   scoresde train --data my_array.npy --sde ve --sigma-max 20 --out runs/mine
-  scoresde train --dataset digits --sde vp --steps 20000 --out runs/digits"""
+  scoresde train --dataset digits --sde vp --steps 20000 --out runs/digits
+  scoresde train --dataset nine-gaussians --conditional --label-dropout 0.1 --out runs/nine-cond"""
 
 
 def add_parser(sub) -> None:
@@ -95,15 +96,32 @@ def add_parser(sub) -> None:
         action="store_true",
         help="ignore an existing checkpoint in --out instead of resuming",
     )
+    p.add_argument(
+        "--conditional",
+        action="store_true",
+        help="train a class-conditional model on a labelled dataset (a mixture's "
+        "components, digits' digits), for `scoresde sample --label`",
+    )
+    p.add_argument(
+        "--label-dropout",
+        type=unit_float,
+        help="with --conditional: share of labels replaced by the null label, for "
+        "classifier-free guidance (default 0.1)",
+    )
     p.add_argument("--out", required=True, help="run directory")
     p.set_defaults(func=run)
 
 
-_DATA_HELP = "your own .npy / .npz array of shape (n, *sample_shape)"
+_DATA_HELP = (
+    "your own .npy / .npz array of shape (n, *sample_shape), or images: a folder "
+    "of PNG/JPEG files of one size, or a uint8 array (n, H, W) or (n, H, W, C)"
+)
 
 
 def _data(args: argparse.Namespace):
-    """The dataset and a record of where it came from."""
+    """The dataset and a record of where it came from. Digits train on their
+    fixed train split; `--data` takes an array of samples, or images (a folder
+    of PNG/JPEG files, or a uint8 array (n, H, W) / (n, H, W, C))."""
     import scoresde as ss
 
     if (args.dataset is None) == (args.data is None):
@@ -114,9 +132,38 @@ def _data(args: argparse.Namespace):
                 f"unknown dataset {args.dataset!r}; known: "
                 f"{', '.join(ss.datasets.NAMES)}"
             )
+        if args.dataset == "digits":
+            data = ss.datasets.get("digits", split="train")
+            return data, {"dataset": "digits", "split": "train"}
         return ss.datasets.get(args.dataset), {"dataset": args.dataset}
+    source = {"data": str(Path(args.data).resolve())}
+    if _holds_images(args.data, args.data_key):
+        images = ss.datasets.load_images(args.data, key=args.data_key)
+        return images, {**source, "num_levels": int(images.num_levels)}
     data = ss.datasets.ArrayDataset(load_array(args.data, args.data_key))
-    return data, {"data": str(Path(args.data).resolve())}
+    return data, source
+
+
+def _holds_images(path: str, key: str | None) -> bool:
+    """A folder, or a `.npy`/`.npz` whose array is uint8 of 3 or 4 dimensions."""
+    import numpy as np
+
+    p = Path(path)
+    if p.is_dir():
+        return True
+    if not p.is_file() or p.suffix.lower() not in (".npy", ".npz"):
+        return False
+    try:
+        loaded = np.load(p, allow_pickle=False, mmap_mode="r")
+        if isinstance(loaded, np.lib.npyio.NpzFile):
+            names = list(loaded.files)
+            name = key if key is not None else (names[0] if len(names) == 1 else None)
+            if name not in names:
+                return False
+            loaded = loaded[name]
+    except Exception:  # noqa: BLE001 - load_array reports unreadable files
+        return False
+    return loaded.dtype == np.uint8 and loaded.ndim in (3, 4)
 
 
 def _net_kind(args: argparse.Namespace, shape: tuple[int, ...]) -> str:
@@ -140,6 +187,28 @@ def _check_flags(args: argparse.Namespace, net_kind: str) -> None:
             raise CLIError(f"{', '.join(unused)} does not apply to {what} {name}")
 
 
+def _check_conditional(args: argparse.Namespace, data) -> float:
+    """`--conditional` needs a labelled dataset; `--label-dropout` needs
+    `--conditional`. Returns the label dropout to train with."""
+    import scoresde as ss
+
+    if not args.conditional:
+        if args.label_dropout is not None:
+            raise CLIError("--label-dropout applies only with --conditional")
+        return 0.0
+    if not isinstance(data, ss.datasets.AbstractLabelledDataset):
+        labelled = [
+            name
+            for name in ss.datasets.NAMES
+            if isinstance(ss.datasets.get(name), ss.datasets.AbstractLabelledDataset)
+        ]
+        raise CLIError(
+            "--conditional needs a labelled dataset (--dataset "
+            f"{' | '.join(labelled)}); this data has no labels"
+        )
+    return 0.1 if args.label_dropout is None else args.label_dropout
+
+
 def build_model(args: argparse.Namespace, data, key_net, key_std):
     """The untrained `ScoreModel` the flags describe (`key_std` draws the
     samples that estimate the data's standard deviation)."""
@@ -151,9 +220,10 @@ def build_model(args: argparse.Namespace, data, key_net, key_std):
     net_kind = _net_kind(args, shape)
     _check_flags(args, net_kind)
     sde = SDES.build(args.sde, **registry_kwargs(SDES, args.sde, args))
-    net = NETS.build(
-        net_kind, shape, key=key_net, **registry_kwargs(NETS, net_kind, args)
-    )
+    net_kwargs = registry_kwargs(NETS, net_kind, args)
+    if getattr(args, "conditional", False):
+        net_kwargs["num_classes"] = data.num_classes
+    net = NETS.build(net_kind, shape, key=key_net, **net_kwargs)
     data_std = float(np.std(np.asarray(data.sample(key_std, 10_000))))
     return ss.ScoreModel(
         net, sde, parameterization=args.parameterization, data_std=data_std
@@ -167,6 +237,7 @@ def run(args: argparse.Namespace) -> int:
     import scoresde as ss
 
     data, source = _data(args)
+    label_dropout = _check_conditional(args, data)
     key_net, key_train, key_std = jax.random.split(jax.random.key(args.seed), 3)
     model = build_model(args, data, key_net, key_std)
     out = Path(args.out)
@@ -185,6 +256,7 @@ def run(args: argparse.Namespace) -> int:
         checkpoint_every=args.checkpoint_every,
         resume=not args.restart,
         progress=not args.quiet,
+        label_dropout=label_dropout,
     )
     tail = result.losses[-min(100, len(result.losses)) :]
     status = "interrupted at" if result.interrupted else "trained"

@@ -6,23 +6,27 @@ from typing import TYPE_CHECKING
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, ArrayLike, Float
+from jaxtyping import Array, ArrayLike, Float, Int
 
 from .._custom_types import ArrayInput, KeyArray, RealScalarLike, default_float
 from .._validation import check_int, is_concrete
-from ._base import AbstractDataset
+from ._base import AbstractLabelledDataset
 
 
 if TYPE_CHECKING:
     from .._sde import AbstractSDE
 
 
-class GaussianMixture(AbstractDataset):
+class GaussianMixture(AbstractLabelledDataset):
     r"""A mixture of $K$ Gaussians in $d$ dimensions with diagonal covariances,
 
     $$p(y) = \sum_{k=1}^K w_k\, \mathcal{N}\big(y;\ \mu_k,\ \mathrm{diag}(\sigma_k^2)\big),$$
 
-    with exact sampling, log-density and score. Under any linear SDE its
+    with exact sampling, log-density and score. It is a labelled dataset: the
+    component $k$ a sample was drawn from is its class label
+    ([`scoresde.datasets.GaussianMixture.sample_with_labels`][]), so a
+    class-conditional model can be trained on it and checked against the exact
+    per-component score (`ss.exact_score(mix, sde)(t, y, k)`). Under any linear SDE its
     marginal at time $t$ is again such a mixture,
     $p_t = \sum_k w_k \mathcal{N}\big(m(t)\mu_k,\ \mathrm{diag}(m(t)^2\sigma_k^2
     + s(t)^2)\big)$ with $(m, s)$ = `sde.marginal(t)` — see
@@ -95,19 +99,23 @@ class GaussianMixture(AbstractDataset):
         second = self.weights @ (self.stds**2 + self.means**2)
         return second - self.mean**2
 
-    def sample(self, key: KeyArray, n: int) -> Float[Array, "n d"]:
-        """Draw `n` exact samples, shape `(n, d)`."""
-        return self.sample_with_components(key, n)[0]
+    @property
+    def num_classes(self) -> int:
+        """The number of classes: one per component, $K$."""
+        return self.means.shape[0]
 
-    def sample_with_components(
+    def sample_with_labels(
         self, key: KeyArray, n: int
-    ) -> tuple[Float[Array, "n d"], Array]:
-        """Like `sample`, also returning each sample's component index `(n,)`."""
+    ) -> tuple[Float[Array, "n d"], Int[Array, " n"]]:
+        r"""Draw `n` exact samples and the component each came from: shapes `(n, d)`
+        and `(n,)`. The component is drawn with probabilities `weights`, then the
+        sample from $\mathcal{N}(\mu_k, \mathrm{diag}\,\sigma_k^2)$; `sample(key, n)`
+        returns the same samples without the labels."""
         n = check_int("n", n, minimum=1)
         key_k, key_z = jax.random.split(key)
         ks = jax.random.categorical(key_k, jnp.log(self.weights), shape=(n,))
         z = jax.random.normal(key_z, (n, self.shape[0]), self.means.dtype)
-        return self.means[ks] + self.stds[ks] * z, ks
+        return self.means[ks] + self.stds[ks] * z, ks.astype(jnp.int32)
 
     def component_log_probs(self, y: Float[ArrayLike, " d"]) -> Float[Array, " K"]:
         r"""$\log w_k + \log\mathcal{N}(y; \mu_k, \mathrm{diag}\,\sigma_k^2)$ for each
@@ -147,6 +155,96 @@ class GaussianMixture(AbstractDataset):
             mean_coeff * self.means,
             jnp.sqrt((mean_coeff * self.stds) ** 2 + std**2),
         )
+
+    def condition(self, mask: ArrayInput, values: ArrayInput) -> "GaussianMixture":
+        r"""The exact conditional law of the unobserved coordinates given the
+        observed ones: again a Gaussian mixture.
+
+        Write $o$ for the observed coordinates (`mask` True) and $u$ for the
+        others. Each component has a diagonal covariance, so given the component
+        $y_u$ and $y_o$ are independent and
+
+        $$p(y_u \mid y_o = v) = \sum_k \tilde w_k\,
+        \mathcal{N}\big(y_u;\ \mu_{k,u},\ \mathrm{diag}\,\sigma_{k,u}^2\big),
+        \qquad \tilde w_k \propto w_k\,
+        \mathcal{N}\big(v;\ \mu_{k,o},\ \mathrm{diag}\,\sigma_{k,o}^2\big):$$
+
+        the components keep their unobserved marginals, and their weights are the
+        posterior $p(k \mid y_o = v)$. Component $k$ of the result is component $k$
+        of this mixture (the labels keep their meaning). The new weights are
+        computed with a softmax and floored at the smallest normal float, so an
+        observation far from a component gives it a negligible but positive weight.
+
+        **Arguments:**
+
+        - `mask`: booleans of shape `(d,)`, True where a coordinate is observed; at
+          least one coordinate must be unobserved. (A mask with nothing observed
+          gives back this mixture.)
+        - `values`: the observed values, either shape `(d,)` (entries where `mask`
+          is False are ignored) or one value per observed coordinate, in order.
+
+        **Returns:**
+
+        A [`scoresde.datasets.GaussianMixture`][] in the `d_u` unobserved
+        coordinates, in their original order.
+
+        !!! example
+
+            ```python
+            import scoresde as ss
+
+            mix = ss.datasets.get("nine-gaussians")
+            cond = mix.condition([True, False], [1.0, 0.0])   # y given x = 1
+            cond.weights      # mass split between the columns x = 0 and x = 2
+            ```
+        """
+        d = self.shape[0]
+        mask_np = _check_mask(mask, d)
+        obs = np.flatnonzero(mask_np)
+        unobs = np.flatnonzero(~mask_np)
+        values = jnp.asarray(values, self.means.dtype)
+        if values.shape == (d,):
+            v = values[obs]
+        elif values.shape == (obs.size,):
+            v = values
+        else:
+            raise ValueError(
+                f"`values` must have shape (d,) = ({d},) or one value per observed "
+                f"coordinate ({obs.size},), got {values.shape}."
+            )
+        if is_concrete(v) and not bool(jnp.all(jnp.isfinite(v))):
+            raise ValueError(f"`values` must be finite, got {np.asarray(v).tolist()}.")
+        if obs.size == 0:
+            return GaussianMixture(self.weights, self.means, self.stds)
+        z = (v[None, :] - self.means[:, obs]) / self.stds[:, obs]
+        log_lik = -jnp.sum(jnp.log(self.stds[:, obs]), axis=1) - 0.5 * jnp.sum(
+            z**2, axis=1
+        )
+        weights = jax.nn.softmax(jnp.log(self.weights) + log_lik)
+        weights = jnp.maximum(weights, jnp.finfo(weights.dtype).tiny)
+        return GaussianMixture(weights, self.means[:, unobs], self.stds[:, unobs])
+
+
+def _check_mask(mask, d: int) -> np.ndarray:
+    """A concrete boolean mask of shape `(d,)` with at least one False entry."""
+    if not is_concrete(mask):
+        raise TypeError("`mask` must be concrete (not traced): it fixes shapes.")
+    arr = np.asarray(mask)
+    if arr.dtype != np.bool_:
+        raise TypeError(
+            f"`mask` must be booleans (True = observed), got dtype {arr.dtype}."
+        )
+    if arr.shape != (d,):
+        raise ValueError(
+            f"`mask` must have shape (d,) = ({d},), one entry per coordinate, got "
+            f"{arr.shape}."
+        )
+    if arr.all():
+        raise ValueError(
+            "`mask` observes every coordinate, so nothing is left unobserved; at "
+            "least one entry must be False."
+        )
+    return arr
 
 
 def _check_mixture(weights, means, stds):
