@@ -455,30 +455,68 @@ def figure(rows, path):
 
 
 def markdown(results):
-    """Markdown tables of a results file (for docs/sampling.md)."""
+    """Markdown tables of results (for docs/sampling.md): per dataset and score, one
+    row per sampler and SDE, one column per NFE with "weight error / distance"
+    (and the outliers when there are any); then wall and compile times; then the
+    speed against the limit."""
     lines = []
-    rows = results["rows"]
     groups = {}
-    for r in rows:
+    for r in results["rows"]:
         groups.setdefault((r["dataset"], r["score"]), []).append(r)
     for (ds, score), sel in groups.items():
         dist = "W1" if ds == "mixture-1d" else "sliced W1"
-        floor = sel[0]["dist_floor"]
+        nfes = sorted({r["nfe_target"] for r in sel})
         lines += [
-            f"**{ds}, {score} score** ({sel[0]['n']:,} samples x {sel[0]['seeds']} "
-            f"seeds; data-vs-data {dist} floor {floor:.3f})",
+            f"**{ds}, {score} score**: max mode-weight error (mean over "
+            f"{sel[0]['seeds']} seed(s)) / {dist} (data-vs-data floor "
+            f"{sel[0]['dist_floor']:.3f}), {sel[0]['n']:,} samples a seed; outliers "
+            "over all seeds' samples where there are any. The NFE of a column is the "
+            "target; Heun samplers use one fewer (odd) or the even number below.",
             "",
-            f"| SDE | sampler | NFE | weight error (mean) | {dist} | outliers | wall s "
-            "| compile s |",
-            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+            "| sampler | SDE | " + " | ".join(f"NFE {k}" for k in nfes) + " |",
+            "| --- | --- | " + " | ".join("---" for _ in nfes) + " |",
         ]
-        for r in sorted(sel, key=lambda r: (r["sde"], r["sampler"], r["nfe"])):
-            lines.append(
-                f"| {r['sde']} | {r['sampler']} | {r['nfe']} | "
-                f"{r['weight_err_mean']:.4f} | {r['dist_mean']:.3f} | "
-                f"{r['num_outliers']} | {r['wall_s']:.3f} | {r['compile_s']:.1f} |"
-            )
+        keys = sorted({(r["sampler"], r["sde"]) for r in sel})
+        for name, sde in keys:
+            cells = []
+            for k in nfes:
+                r = [
+                    r
+                    for r in sel
+                    if (r["sampler"], r["sde"], r["nfe_target"]) == (name, sde, k)
+                ]
+                if not r:
+                    cells.append("")
+                    continue
+                r = r[0]
+                cell = f"{r['weight_err_mean']:.4f} / {r['dist_mean']:.3f}"
+                if r["num_outliers"]:
+                    cell += f" ({r['num_outliers']} outliers)"
+                cells.append(cell)
+            lines.append(f"| {name} | {sde} | " + " | ".join(cells) + " |")
         lines.append("")
+        if sel[0]["seeds"] > 1:
+            lines += [
+                f"Wall time of a compiled call / compile time, seconds ({ds}, {score}):",
+                "",
+                "| sampler | SDE | " + " | ".join(f"NFE {k}" for k in nfes) + " |",
+                "| --- | --- | " + " | ".join("---" for _ in nfes) + " |",
+            ]
+            for name, sde in keys:
+                cells = []
+                for k in nfes:
+                    r = [
+                        r
+                        for r in sel
+                        if (r["sampler"], r["sde"], r["nfe_target"]) == (name, sde, k)
+                    ]
+                    cells.append(
+                        f"{r[0]['wall_s']:.2f} / {max(r[0]['compile_s'], 0.0):.1f}"
+                        if r
+                        else ""
+                    )
+                lines.append(f"| {name} | {sde} | " + " | ".join(cells) + " |")
+            lines.append("")
     if results.get("speed"):
         lines += [
             "| score | sampler | NFE | wall s | limit s | wall / limit |",

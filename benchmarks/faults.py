@@ -329,6 +329,9 @@ def main() -> None:
             "survived": sum(bool(t["survived"]) for t in trials),
             # a trial that did not survive lost (or could have lost) data
             "data_lost": sum(not t["survived"] for t in trials),
+            "signal_after_the_run_ended": sum(
+                bool(t.get("finished_before_signal")) for t in trials
+            ),
         }
         for fault, trials in rows.items()
     ]
@@ -348,7 +351,8 @@ def main() -> None:
     }
     out = pathlib.Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
+    # No machine paths in the results: the work directory becomes <tmp>.
+    out.write_text(json.dumps(result, indent=1).replace(tmp, "<tmp>"))
     print(f"wrote {out}")
 
 

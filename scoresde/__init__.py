@@ -8,6 +8,7 @@ from . import (
     nets as nets,
     plotting as plotting,
 )
+from ._bits_per_dim import bits_per_dim as bits_per_dim
 from ._config import (
     make_net as make_net,
     make_sde as make_sde,
@@ -27,7 +28,7 @@ from ._divergence import (
 from ._exact import ExactScore as ExactScore, exact_score as exact_score
 from ._guidance import ClassifierFreeGuidance as ClassifierFreeGuidance
 from ._impute import impute as impute
-from ._likelihood import bits_per_dim as bits_per_dim, log_likelihood as log_likelihood
+from ._likelihood import log_likelihood as log_likelihood
 from ._load import Run as Run, load as load
 from ._loss import dsm_loss as dsm_loss
 from ._model import ScoreModel as ScoreModel

@@ -98,8 +98,10 @@ def sample(
     shape `(num_samples, len(save_ts), *shape)` (the final samples are the last
     sampler state, before any denoising step; pass `save_ts` without it to get
     them). With `return_stats=True`, a pair `(samples, stats)` where `stats` maps
-    `"nfe"` (score evaluations), `"num_steps"`, `"num_accepted_steps"` and
-    `"num_rejected_steps"` to integer arrays of shape `(num_samples,)`, one entry
+    `"nfe"` (score evaluations, exact; -1 where not known, for a Diffrax solver
+    whose stages scoresde does not count, such as an implicit one),
+    `"num_steps"`, `"num_accepted_steps"` and `"num_rejected_steps"` to integer
+    arrays of shape `(num_samples,)`, one entry
     per sample (equal within a chunk for shared adaptive steps). Per-sample
     adaptive solves run under `vmap` until the batch's slowest sample is done, so
     a batch costs `stats["nfe"].max()` batched evaluations.

@@ -121,29 +121,37 @@ def test_edm_heun_without_churn_is_the_exact_map():
 # --- mode weights on every SDE -------------------------------------------------------
 
 FAST = {
-    "ddim": ss.DDIM(20),
-    "dpm-solver": ss.DPMSolver(10),
+    "ddim": ss.DDIM(),
+    "dpm-solver": ss.DPMSolver(20),
     "dpm-solver-3": ss.DPMSolver(10, order=3),
     "sde-dpm-solver": ss.DPMSolver(20, stochastic=True),
-    "edm-heun": ss.EDMHeun(10),
+    "edm-heun": ss.EDMHeun(),
     "edm-churn": ss.EDMHeun(10, churn=5.0),
 }
+
+
+def _sdes_for_weights():
+    # The NCSN of the helpers stops at sigma_max = 10, not far enough above the
+    # data's spread for its N(0, 10^2) prior to stand in for p_T (every sampler
+    # then misses the weights by about 0.07): use a longer ladder.
+    return dict(all_sdes(), ncsn=ss.NCSN.geometric(0.01, 100.0, 60))
 
 
 @pytest.mark.parametrize("sde_name", list(all_sdes()))
 @pytest.mark.parametrize("name", ["ddim", "dpm-solver", "edm-heun"])
 def test_mode_weights_every_sde(name, sde_name):
-    sde = all_sdes()[sde_name]
-    ys = _sample(FAST[name], sde, n=2000, key=2)
+    sde = _sdes_for_weights()[sde_name]
+    ys = _sample(FAST[name], sde, n=4000, key=2)
     assert bool(jnp.all(jnp.isfinite(ys)))
-    # 2000 samples: Monte-Carlo std of a weight is at most 0.011.
+    # Monte-Carlo std of a weight at 4000 samples: at most 0.008; the samplers'
+    # own bias at these sizes is about 0.01 (measured on every SDE).
     err = ss.metrics.mode_weight_error(MIX1D, ys)
     assert err < 0.04, err
 
 
 @pytest.mark.parametrize("name", ["dpm-solver-3", "sde-dpm-solver", "edm-churn"])
 def test_mode_weights_variants(name):
-    ys = _sample(FAST[name], n=2000, key=3)
+    ys = _sample(FAST[name], n=4000, key=3)
     assert ss.metrics.mode_weight_error(MIX1D, ys) < 0.04
 
 

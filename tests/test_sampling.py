@@ -188,9 +188,9 @@ def test_trajectory_ends_at_sample_and_keeps_order():
 @pytest.mark.parametrize(
     "sampler",
     [
-        ss.ReverseSDE(num_steps=10, denoise=False),
-        ss.PredictorCorrector(num_steps=10, denoise=False),
-        ss.DPMSolver(10, stochastic=True),
+        ss.ReverseSDE(num_steps=40, denoise=False),
+        ss.PredictorCorrector(num_steps=40, denoise=False),
+        ss.DPMSolver(40, stochastic=True),
     ],
     ids=["reverse-sde", "pc", "sde-dpm-solver"],
 )
@@ -199,13 +199,13 @@ def test_stochastic_trajectory(sampler):
     # halfway its law is the exact marginal p_t, and at t_eps it is the sample.
     n = 4000
     score_fn = ss.exact_score(MIX1D, VP)
-    grid = np.asarray(sampler.grid(VP, 1e-3, 10))
-    save_ts = grid[[0, 5, 10]]
+    grid = np.asarray(sampler.grid(VP, 1e-3, 40))
+    save_ts = grid[[0, 20, 40]]
     kwargs = dict(num_samples=n, shape=(1,), sampler=sampler)
     traj = ss.sample(jax.random.key(7), VP, score_fn, save_ts=save_ts, **kwargs)
     ys = ss.sample(jax.random.key(7), VP, score_fn, **kwargs)
     assert traj.shape == (n, 3, 1)
-    assert bool(jnp.all(traj[:, 2] == ys))
+    np.testing.assert_allclose(traj[:, 2], ys, rtol=1e-5, atol=1e-5)
     prior = np.asarray(traj[:, 0, 0])
     assert abs(prior.mean()) < 4 / np.sqrt(n) and abs(prior.std() - 1) < 0.04
     exact = np.asarray(

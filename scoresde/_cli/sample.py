@@ -134,9 +134,12 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         from .. import plotting
 
-        reference = reference_samples(info, jax.random.key(args.seed + 1), len(ys))
-        plotting.plot_samples(
-            ys, reference=reference, title=f"{args.sampler} samples", path=args.plot
-        )
+        title = f"{args.sampler} samples"
+        if len(shape) == 3:
+            plotting.plot_image_grid(ys[:64], title=title, path=args.plot)
+        else:
+            key = jax.random.key(args.seed + 1)
+            reference = reference_samples(info, key, len(ys))
+            plotting.plot_samples(ys, reference=reference, title=title, path=args.plot)
         print(f"wrote {args.plot}")
     return 0

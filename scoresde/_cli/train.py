@@ -112,11 +112,16 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
-_DATA_HELP = "your own .npy / .npz array of shape (n, *sample_shape)"
+_DATA_HELP = (
+    "your own .npy / .npz array of shape (n, *sample_shape), or images: a folder "
+    "of PNG/JPEG files of one size, or a uint8 array (n, H, W) or (n, H, W, C)"
+)
 
 
 def _data(args: argparse.Namespace):
-    """The dataset and a record of where it came from."""
+    """The dataset and a record of where it came from. Digits train on their
+    fixed train split; `--data` takes an array of samples, or images (a folder
+    of PNG/JPEG files, or a uint8 array (n, H, W) / (n, H, W, C))."""
     import scoresde as ss
 
     if (args.dataset is None) == (args.data is None):
@@ -127,9 +132,38 @@ def _data(args: argparse.Namespace):
                 f"unknown dataset {args.dataset!r}; known: "
                 f"{', '.join(ss.datasets.NAMES)}"
             )
+        if args.dataset == "digits":
+            data = ss.datasets.get("digits", split="train")
+            return data, {"dataset": "digits", "split": "train"}
         return ss.datasets.get(args.dataset), {"dataset": args.dataset}
+    source = {"data": str(Path(args.data).resolve())}
+    if _holds_images(args.data, args.data_key):
+        images = ss.datasets.load_images(args.data, key=args.data_key)
+        return images, {**source, "num_levels": int(images.num_levels)}
     data = ss.datasets.ArrayDataset(load_array(args.data, args.data_key))
-    return data, {"data": str(Path(args.data).resolve())}
+    return data, source
+
+
+def _holds_images(path: str, key: str | None) -> bool:
+    """A folder, or a `.npy`/`.npz` whose array is uint8 of 3 or 4 dimensions."""
+    import numpy as np
+
+    p = Path(path)
+    if p.is_dir():
+        return True
+    if not p.is_file() or p.suffix.lower() not in (".npy", ".npz"):
+        return False
+    try:
+        loaded = np.load(p, allow_pickle=False, mmap_mode="r")
+        if isinstance(loaded, np.lib.npyio.NpzFile):
+            names = list(loaded.files)
+            name = key if key is not None else (names[0] if len(names) == 1 else None)
+            if name not in names:
+                return False
+            loaded = loaded[name]
+    except Exception:  # noqa: BLE001 - load_array reports unreadable files
+        return False
+    return loaded.dtype == np.uint8 and loaded.ndim in (3, 4)
 
 
 def _net_kind(args: argparse.Namespace, shape: tuple[int, ...]) -> str:

@@ -74,8 +74,8 @@ class _DPMSolverPlusPlus(AbstractGridSolver):
         # phi_1 = 1 - e^{-h} (h > 0), computed without cancellation.
         phi_1 = -jnp.expm1(-h)
         if self.stochastic:
-            # SDE-DPM-Solver++(2M) (Lu et al. 2022b, eq. 18 and Appendix):
-            # exact in the linear part of the reverse SDE written in lambda.
+            # SDE-DPM-Solver++(2M) (Lu et al. 2022b, section 5; diffusers'
+            # "sde-dpmsolver++"), exact in the linear part of the reverse SDE.
             phi_2 = -jnp.expm1(-2.0 * h)
             y_next = (
                 (sigma_next / sigma) * jnp.exp(-h) * y

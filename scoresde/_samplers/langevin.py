@@ -64,10 +64,11 @@ def langevin(
             f"shape {y_init.shape} and dtype {y_init.dtype}."
         )
     out = jax.eval_shape(score_fn, jax.ShapeDtypeStruct(y_init.shape[1:], y_init.dtype))
-    if getattr(out, "shape", None) != y_init.shape[1:]:
+    if not isinstance(out, jax.ShapeDtypeStruct) or out.shape != y_init.shape[1:]:
+        got = out.shape if isinstance(out, jax.ShapeDtypeStruct) else out
         raise ValueError(
             f"`score_fn` must return the shape of one sample {y_init.shape[1:]}, got "
-            f"{getattr(out, 'shape', out)}."
+            f"{got}."
         )
     return _langevin(key, score_fn, y_init, step_size, num_steps)
 

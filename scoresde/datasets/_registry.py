@@ -5,7 +5,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ._base import AbstractDataset
-from ._digits import Digits
+from ._digits import DIGITS_SPLITS, Digits
 from ._mixture import GaussianMixture
 from ._toy import Checkerboard, SwissRoll, TwoMoons
 
@@ -28,7 +28,7 @@ def nine_gaussians() -> GaussianMixture:
     return GaussianMixture(weights / weights.sum(), means, np.full(9, 0.25))
 
 
-_REGISTRY: dict[str, Callable[[], AbstractDataset]] = {
+_REGISTRY: dict[str, Callable[..., AbstractDataset]] = {
     "mixture-1d": mixture_1d,
     "nine-gaussians": nine_gaussians,
     "two-moons": TwoMoons,
@@ -40,7 +40,11 @@ _REGISTRY: dict[str, Callable[[], AbstractDataset]] = {
 NAMES: tuple[str, ...] = tuple(_REGISTRY)
 
 
-def get(name: str) -> AbstractDataset:
+#: The datasets that have splits, and their split names.
+SPLITS: dict[str, tuple[str, ...]] = {"digits": DIGITS_SPLITS}
+
+
+def get(name: str, split: str | None = None) -> AbstractDataset:
     """A named dataset. Each has `.shape` and `.sample(key, n)`.
 
     | name | shape | what |
@@ -50,15 +54,35 @@ def get(name: str) -> AbstractDataset:
     | `"two-moons"` | `(2,)` | [`TwoMoons`][scoresde.datasets.TwoMoons] |
     | `"swiss-roll"` | `(2,)` | [`SwissRoll`][scoresde.datasets.SwissRoll] |
     | `"checkerboard"` | `(2,)` | [`Checkerboard`][scoresde.datasets.Checkerboard] |
-    | `"digits"` | `(1, 8, 8)` | [`Digits`][scoresde.datasets.Digits]: scikit-learn's 8x8 digits in [-1, 1], with labels |
+    | `"digits"` | `(1, 8, 8)` | [`Digits`][scoresde.datasets.Digits]: scikit-learn's 8x8 digits in [-1, 1], with labels; splits `"train"`, `"test"`, `"all"` |
 
     The two mixtures are exact oracles: `log_prob`, `score` and, with
     [`scoresde.exact_score`][], the exact score of $p_t$ under any SDE.
 
-    **Raises:** `ValueError` for an unknown name, listing the known ones.
+    **Splits.** `split` picks a fixed part of a dataset that has splits: for
+    `"digits"`, `"train"` (1,442 images) or `"test"` (355), disjoint and
+    stratified by class (see [`scoresde.datasets.Digits`][]); `None` or `"all"`
+    is the whole dataset, as before. The other datasets are distributions one
+    samples afresh, so they have no splits.
+
+    **Raises:** `ValueError` for an unknown name (listing the known ones), an
+    unknown split, or a `split` for a dataset without splits.
     """
     if not isinstance(name, str) or name not in _REGISTRY:
         raise ValueError(
             f"Unknown dataset {name!r}; known datasets are: {', '.join(NAMES)}."
         )
-    return _REGISTRY[name]()
+    if split is None:
+        return _REGISTRY[name]()
+    if name not in SPLITS:
+        with_splits = ", ".join(repr(n) for n in SPLITS)
+        raise ValueError(
+            f"Dataset {name!r} has no splits (it is sampled afresh), got "
+            f"split={split!r}; datasets with splits: {with_splits}."
+        )
+    if split not in SPLITS[name]:
+        raise ValueError(
+            f"Unknown split {split!r} of dataset {name!r}; its splits are: "
+            f"{', '.join(map(repr, SPLITS[name]))}."
+        )
+    return _REGISTRY[name](split=split)

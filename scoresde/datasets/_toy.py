@@ -34,7 +34,7 @@ class TwoMoons(AbstractDataset):
         y = jnp.where(upper, jnp.sin(angle), 0.5 - jnp.sin(angle))
         pts = jnp.stack([x, y], axis=1)
         pts = pts + self.noise * jax.random.normal(key_z, (n, 2))
-        return 2.0 * pts + jnp.array([-1.0, -0.2])
+        return 2.0 * pts + jnp.array([[-1.0, -0.2]])
 
 
 class SwissRoll(AbstractDataset):
@@ -71,6 +71,6 @@ class Checkerboard(AbstractDataset):
         n = check_int("n", n, minimum=1)
         key_x, key_y, key_row = jax.random.split(key, 3)
         x1 = 4.0 * jax.random.uniform(key_x, (n,)) - 2.0
-        row = 2.0 * jax.random.randint(key_row, (n,), 0, 2)
+        row = 2.0 * jax.random.bernoulli(key_row, 0.5, (n,)).astype(x1.dtype)
         x2 = jax.random.uniform(key_y, (n,)) - row + jnp.floor(x1) % 2
         return 2.0 * jnp.stack([x1, x2], axis=1)

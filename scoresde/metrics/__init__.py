@@ -1,6 +1,10 @@
-"""Sample-quality metrics: mode weights, Wasserstein-1 (1-D), sliced Wasserstein and
-outliers."""
+"""Sample-quality metrics: mode weights, Wasserstein distances, outliers, the
+digits quality score and bits-per-dimension baselines."""
 
+from ._baselines import (
+    gaussian_bits_per_dim as gaussian_bits_per_dim,
+    uniform_bits_per_dim as uniform_bits_per_dim,
+)
 from ._distances import (
     mode_weight_error as mode_weight_error,
     mode_weights as mode_weights,
@@ -8,3 +12,10 @@ from ._distances import (
     wasserstein_1d as wasserstein_1d,
 )
 from ._outliers import outlier_fraction as outlier_fraction
+from ._quality import (
+    DigitsClassifier as DigitsClassifier,
+    DigitsQuality as DigitsQuality,
+    digits_classifier as digits_classifier,
+    digits_quality as digits_quality,
+    frechet_distance as frechet_distance,
+)
