@@ -14,6 +14,7 @@ from jaxtyping import Array, ArrayLike, Float
 
 from ._custom_types import KeyArray, default_float
 from ._divergence import AbstractDivergence, AutoDivergence
+from ._nonfinite import check_finite_score
 from ._ode import ODESolve
 from ._samplers._nfe import evals_per_step
 from ._sde import AbstractDiscreteSDE, AbstractSDE
@@ -324,6 +325,7 @@ def log_likelihood(
             f"one sample of shape {data_shape}",
         )
 
+    score_fn = check_finite_score(score_fn, T=float(sde.T))
     config = dict(t_eps=float(t_eps), ode=ode, divergence=divergence)
     n = ys.shape[0]
     keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(n))

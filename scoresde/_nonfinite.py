@@ -30,16 +30,39 @@ def _messages(T: float, resolution: int) -> tuple[str, ...]:
     )
 
 
+class FiniteScore(eqx.Module):
+    """`score_fn` with the check of [`check_finite_score`][] (a Module, so that
+    wrapping the same score function twice gives equal objects and compiled
+    samplers are reused)."""
+
+    score_fn: Callable
+    T: float = eqx.field(static=True)
+    resolution: int = eqx.field(static=True)
+
+    def __call__(self, t, y, *args):
+        out = self.score_fn(t, y, *args)
+        # Only a finite input counts: once the state is NaN every later call is NaN
+        # too, and Equinox reports the last error raised, not the first.
+        bad = jnp.all(jnp.isfinite(y)) & jnp.logical_not(jnp.all(jnp.isfinite(out)))
+        index = jnp.round(jnp.asarray(t) / self.T * self.resolution)
+        index = jnp.clip(index, 0, self.resolution)
+        # Under vmap the index is the largest over the batch: only bad ones count.
+        index = jnp.where(bad, index, 0).astype(jnp.int32)
+        messages = _messages(self.T, self.resolution)
+        return eqx.branched_error_if(out, bad, index, messages)
+
+
 def check_finite_score(
     score_fn: Callable, T: float = 1.0, resolution: int = TIME_RESOLUTION
-) -> Callable:
+) -> FiniteScore:
     r"""Wrap `score_fn(t, y, *args)` so that a NaN or inf in its value raises an
     `equinox.EquinoxRuntimeError` (a `RuntimeError`) saying "The score function
     returned NaN or inf at t = ..." with the time to `T / resolution`.
 
     The check is `eqx.branched_error_if` on the score's value, so it works under
     `jit`, `vmap` and inside Diffrax solves; with `EQX_ON_ERROR=nan` it returns
-    NaN instead of raising, as every `eqx.error_if` does.
+    NaN instead of raising, as every `eqx.error_if` does. A score function that
+    is already wrapped is returned as it is.
 
     **Arguments:**
 
@@ -51,20 +74,9 @@ def check_finite_score(
 
     The wrapped score function, with the same signature and values.
     """
-    messages = _messages(float(T), int(resolution))
-
-    @functools.wraps(score_fn)
-    def checked(t, y, *args):
-        out = score_fn(t, y, *args)
-        # Only a finite input counts: once the state is NaN every later call is NaN
-        # too, and Equinox reports the last error raised, not the first.
-        bad = jnp.all(jnp.isfinite(y)) & jnp.logical_not(jnp.all(jnp.isfinite(out)))
-        index = jnp.clip(jnp.round(jnp.asarray(t) / T * resolution), 0, resolution)
-        # Under vmap the index is the largest over the batch: only bad ones count.
-        index = jnp.where(bad, index, 0).astype(jnp.int32)
-        return eqx.branched_error_if(out, bad, index, messages)
-
-    return checked
+    if isinstance(score_fn, FiniteScore):
+        return score_fn
+    return FiniteScore(score_fn, float(T), int(resolution))
 
 
 def first_line_of_error(error: BaseException) -> str:

@@ -13,6 +13,7 @@ from jaxtyping import Array, ArrayLike, Float, Int
 
 from ._custom_types import KeyArray, default_float
 from ._guidance import prepare_conditional
+from ._nonfinite import check_finite_score
 from ._samplers import AbstractSampler, ProbabilityFlowODE
 from ._samplers._inputs import check_sampling_inputs as check_sampling_inputs
 from ._samplers.base import SamplerOutput
@@ -130,6 +131,7 @@ def sample(
     score_fn, labels = prepare_conditional(
         score_fn, labels, guidance, num_samples, shape
     )
+    score_fn = check_finite_score(score_fn, T=float(sde.T))
     if chunk_size is None:
         cap = max(1, _CHUNK_ELEMENTS // math.prod(shape))
         chunk_size = min(cap, _bucket(num_samples))

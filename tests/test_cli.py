@@ -371,7 +371,9 @@ def test_digits_train_sample_and_held_out_bits_per_dim(tmp_path, capsys):
     run = tmp_path / "digits"
     train = ["train", "--dataset", "digits", "--channels", "8,8", "--steps", "2"]
     assert main([*train, "--batch-size", "8", "--quiet", "--out", str(run)]) == 0
-    assert json.loads((run / "cli.json").read_text())["split"] == "train"
+    from scoresde._rundir import read_source
+
+    assert read_source(run)["split"] == "train"
     grid = tmp_path / "grid.png"
     sample = ["sample", str(run), "--sampler", "dpm-solver", "--steps", "3"]
     assert (

@@ -123,6 +123,34 @@ def test_non_finite_score_names_the_first_time():
     assert "\n" not in line
 
 
+def test_sample_and_likelihood_name_the_time_of_a_non_finite_score():
+    # Through the public entry points: a score that is NaN below t = 0.25.
+    # DPM-Solver's 10 uniform steps from 1 to 1e-3 first evaluate below 0.25 at
+    # t = 0.201; the likelihood's solve starts at t_eps = 0.1 and meets it there.
+    sde = ss.VPSDE()
+
+    def score(t, y):
+        return jnp.where(t < 0.25, jnp.nan, -y)
+
+    with pytest.raises(RuntimeError) as e:
+        ys = ss.sample(
+            jax.random.key(0),
+            sde,
+            score,
+            num_samples=4,
+            shape=(1,),
+            sampler=ss.DPMSolver(num_steps=10, grid=ss.UniformTime()),
+        )
+        jax.block_until_ready(ys)
+    assert "NaN or inf at t = 0.201" in first_line_of_error(e.value)
+    with pytest.raises(RuntimeError) as e:
+        logp = ss.log_likelihood(
+            jax.random.key(0), sde, score, jnp.zeros((2, 1)), t_eps=0.1
+        )
+        jax.block_until_ready(logp)
+    assert "NaN or inf at t = 0.100" in first_line_of_error(e.value)
+
+
 @pytest.mark.slow
 def test_sigkill_at_random_moments_then_resume_is_bit_identical(reference):
     work, ref = reference

@@ -73,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     except CLIError as e:
         msg = str(e)
     except (ValueError, TypeError, OSError, RuntimeError) as e:
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        from .._nonfinite import first_line_of_error
+
+        msg = first_line_of_error(e)
     except KeyboardInterrupt:
         print(f"scoresde {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -3,7 +3,6 @@ argument types, the shared flags (as argparse `parents=`), flags generated from
 a registry, and loading arrays and runs."""
 
 import argparse
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -177,19 +176,19 @@ def load_array(path: str, key: str | None = None):
     return arr.astype(np.float32)
 
 
-#: The command line's own record in a run directory: the data source and seed.
-CLI_CONFIG = "cli.json"
-
-
 def write_source(run_dir: Path, source: dict[str, Any]) -> None:
-    """Record where a run's data came from (for `sample --plot` and
-    `likelihood`'s exact comparison)."""
-    (run_dir / CLI_CONFIG).write_text(json.dumps(source, indent=2))
+    """Record where a run's data came from (for `sample --plot`, `likelihood`'s
+    exact comparison and `--bits-per-dim`), in the run directory's config."""
+    from .._rundir import record_source
+
+    record_source(run_dir, source)
 
 
 def load_run(run_dir: str):
     """`(ss.load(run_dir), source)`; a missing or damaged run is a `CLIError`."""
     import scoresde as ss
+
+    from .._rundir import read_source
 
     p = Path(run_dir)
     if not p.is_dir():
@@ -200,14 +199,7 @@ def load_run(run_dir: str):
         run = ss.load(p)
     except ss.CheckpointError as e:
         raise CLIError(str(e)) from None
-    info: dict[str, Any] = {}
-    cli_json = p / CLI_CONFIG
-    if cli_json.is_file():
-        try:
-            info = json.loads(cli_json.read_text())
-        except json.JSONDecodeError:
-            info = {}
-    return run, info
+    return run, read_source(p)
 
 
 def reference_samples(info: dict[str, Any], key, n: int):

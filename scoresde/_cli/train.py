@@ -89,7 +89,9 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--checkpoint-every",
         type=positive_int,
-        help="steps between checkpoints (default: at the end and on Ctrl-C)",
+        help="steps between checkpoints (default: none; a checkpoint is still "
+        "written at least every 2 minutes of wall time, at the end, and on Ctrl-C "
+        "or SIGTERM)",
     )
     p.add_argument(
         "--restart",
@@ -265,5 +267,9 @@ def run(args: argparse.Namespace) -> int:
         f"{float(np.mean(tail)):.4f}; run in {out}"
     )
     if result.interrupted:
-        print("call the same command again to resume from the checkpoint")
+        print(
+            f"interrupted by {result.interrupted_by} at step {result.step}; "
+            f"checkpoint at step {result.checkpoint_step} in {out}; call the same "
+            "command again to resume"
+        )
     return 130 if result.interrupted else 0

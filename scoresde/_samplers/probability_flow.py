@@ -7,6 +7,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, Int
 
 from .._custom_types import KeyArray
+from .._nonfinite import check_finite_score
 from .._sde import AbstractSDE
 from .._validation import check_int, check_positive
 from ._inputs import check_sampling_inputs
@@ -237,6 +238,7 @@ def _flow(sampler, sde, score_fn, ys, t_eps, *, forward):
             f"{ys.shape}."
         )
     t_eps = check_sampling_inputs(sde, score_fn, ys.shape[1:], t_eps)
+    score_fn = check_finite_score(score_fn, T=float(sde.T))
     return _flow_jit(sampler, sde, score_fn, ys, t_eps, forward)
 
 
