@@ -72,7 +72,8 @@ def test_train_writes_a_loadable_run(run_dir):
     run = ss.load(run_dir)
     assert run.step == 30 and run.losses.shape == (30,)
     assert isinstance(run.sde, ss.VPSDE)
-    assert json.loads((run_dir / "cli.json").read_text())["dataset"] == "mixture-1d"
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["source"]["dataset"] == "mixture-1d"
 
 
 def test_train_resumes_to_more_steps(run_dir, tmp_path):
