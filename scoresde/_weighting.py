@@ -11,7 +11,7 @@ from jaxtyping import Array, Float
 from ._custom_types import KeyArray, RealScalarLike, default_float
 from ._registry import Registry
 from ._sde import AbstractDiscreteSDE, AbstractSDE
-from ._time_sampling import AbstractTimeSampling
+from ._time_sampling import AbstractTimeSampling, IIDTimes
 
 
 def uniform_times(
@@ -59,7 +59,7 @@ class AbstractWeighting(eqx.Module):
         key: KeyArray,
         n: int,
         t_eps: float,
-        time_sampling: AbstractTimeSampling,
+        time_sampling: AbstractTimeSampling = IIDTimes(),
     ) -> tuple[Float[Array, " n"], Float[Array, " n"]]:
         r"""Draw `n` times and their importance weights $w$ (the loss uses
         $w\,\lambda(t)\,\|\cdot\|^2$ so that its mean is unbiased for
@@ -77,7 +77,7 @@ class AbstractUniformTimeWeighting(AbstractWeighting):
         key: KeyArray,
         n: int,
         t_eps: float,
-        time_sampling: AbstractTimeSampling,
+        time_sampling: AbstractTimeSampling = IIDTimes(),
     ) -> tuple[Float[Array, " n"], Float[Array, " n"]]:
         t = uniform_times(sde, key, n, t_eps, time_sampling)
         return t, jnp.ones_like(t)
@@ -146,7 +146,7 @@ class LikelihoodWeighting(AbstractWeighting):
         key: KeyArray,
         n: int,
         t_eps: float,
-        time_sampling: AbstractTimeSampling,
+        time_sampling: AbstractTimeSampling = IIDTimes(),
     ) -> tuple[Float[Array, " n"], Float[Array, " n"]]:
         dtype = default_float()
         if not self.importance_sampling or isinstance(sde, AbstractDiscreteSDE):

@@ -8,6 +8,7 @@ that starts with `<!-- docs-test: slow -->` runs only with the slow marker.
 import re
 from pathlib import Path
 
+import jax
 import matplotlib
 import pytest
 
@@ -38,6 +39,9 @@ def test_page_examples_run(page, tmp_path, monkeypatch):
     matplotlib.use("Agg")
     monkeypatch.chdir(tmp_path)
     namespace: dict = {"__name__": f"docs_{page.stem}"}
-    for i, block in enumerate(_blocks(page)):
-        code = compile(block, f"{page.name}[block {i}]", "exec")
-        exec(code, namespace)
+    # The examples are a user's code: they run under JAX's default promotion
+    # rules, not the strict ones the rest of the suite holds the library to.
+    with jax.numpy_rank_promotion("allow"), jax.numpy_dtype_promotion("standard"):
+        for i, block in enumerate(_blocks(page)):
+            code = compile(block, f"{page.name}[block {i}]", "exec")
+            exec(code, namespace)

@@ -313,7 +313,7 @@ def test_bits_per_dim_per_point(gaussian_pixels):
         ode=TIGHT,
     )
     delta = 2.0 / 4
-    ys = -1.0 + delta * (pixels + u - 0.5)
+    ys = -1.0 + delta * (pixels.astype(u.dtype) + u - 0.5)
     logp = jax.vmap(mix.log_prob)(ys)
     want = -(logp + 4 * math.log(delta)) / (4 * math.log(2.0))
     np.testing.assert_allclose(bpd, want, atol=1e-3 / (4 * math.log(2.0)))
@@ -352,7 +352,9 @@ def test_bits_per_dim_bad_pixels(gaussian_pixels):
     with pytest.raises(ValueError, match="integers in \\[0, 4\\]"):
         ss.bits_per_dim(key, sde, score_fn, pixels + 1, num_levels=5)
     with pytest.raises(ValueError, match="raw pixels"):
-        ss.bits_per_dim(key, sde, score_fn, pixels / 4.0, num_levels=5)
+        ss.bits_per_dim(
+            key, sde, score_fn, pixels.astype(jnp.float32) / 4, num_levels=5
+        )
     with pytest.raises(ValueError, match="noise"):
         ss.bits_per_dim(
             key, sde, score_fn, pixels, num_levels=5, noise=jnp.ones(pixels.shape)

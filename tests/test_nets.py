@@ -113,7 +113,7 @@ def test_preconditioned_input_has_unit_variance(sde_name):
     data_std = float(jnp.sqrt(mix.variance[0]))
     net = ss.nets.MLP((1,), width=8, depth=1, key=jax.random.key(0))
     model = ss.ScoreModel(net, sde, data_std=data_std)
-    y0 = mix.sample(jax.random.key(1), 20000) - mix.mean
+    y0 = mix.sample(jax.random.key(1), 20000) - mix.mean[None]
     for t in (0.01, 0.5, 1.0):
         m, s = sde.marginal(t)
         y = m * y0 + s * jax.random.normal(jax.random.key(2), y0.shape)

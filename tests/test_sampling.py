@@ -426,3 +426,21 @@ def test_nine_gaussians(sampler):
     )
     weights = np.asarray(ss.metrics.mode_weights(mix, ys))
     np.testing.assert_allclose(weights, np.arange(1, 10) / 45, atol=0.015)
+
+
+@pytest.mark.parametrize("num_steps", [500, 1000])
+def test_discrete_chain_grid_has_exact_endpoints(num_steps):
+    # The grid t_i = i/N must start exactly at T: XLA's N/N could come out as
+    # 1 + 5e-8 for N = 500 and 1000, and Diffrax then refused the grid.
+    ddpm = ss.DDPM.linear(num_steps, 1e-4, 0.02)
+    ys, stats = ss.sample(
+        jax.random.key(0),
+        ddpm,
+        ss.exact_score(MIX1D, ddpm),
+        num_samples=8,
+        shape=(1,),
+        sampler=ss.Ancestral(),
+        return_stats=True,
+    )
+    assert np.all(np.isfinite(np.asarray(ys)))
+    assert np.all(np.asarray(stats["nfe"]) == num_steps)

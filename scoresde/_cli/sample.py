@@ -109,8 +109,8 @@ def run(args: argparse.Namespace) -> int:
 
     import scoresde as ss
 
+    sampler = make_sampler(args.sampler, args)  # flags first: no run to load
     run_, info = load_run(args.run_dir)
-    sampler = make_sampler(args.sampler, args)
     check_label(run_, args.label, args.guidance)
     shape = tuple(run_.config["data_shape"])
     ys, stats = ss.sample(

@@ -22,9 +22,10 @@ import diffrax
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float
 
-from .._custom_types import KeyArray
+from .._custom_types import KeyArray, default_float
 from .._sde import AbstractSDE
 from ._noise import NormalStream
 from .base import ScoreFn, reverse_saveat, solver_stats
@@ -171,4 +172,8 @@ def solve_on_grid(
 
 def discrete_grid(num_steps: int) -> Float[Array, " steps_plus_one"]:
     """The grid $t_i = i/N$ of a discrete SDE, from $i = N$ down to 0."""
-    return jnp.arange(num_steps, -1, -1) / num_steps
+    # On the host, in float64: exact endpoints (XLA may divide by multiplying with
+    # the reciprocal, which makes N/N = 1 + 5e-8 for N = 500, and Diffrax then
+    # rejects the grid's first point as the solve's t0).
+    grid = np.arange(num_steps, -1, -1, dtype=np.float64) / num_steps
+    return jnp.asarray(grid, default_float())
