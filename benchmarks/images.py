@@ -1,9 +1,9 @@
 """Images end to end: the digits recipe, its held-out bits/dim against the two
 baselines, and its sample quality against the real-digits ceiling.
 
-Trains the recipe (UNet, VP SDE, eps-parameterisation; see RECIPE below) on the
-digits train split with `ss.train`, or loads it from `--run-dir` when that
-directory already holds a finished run, then prints one table:
+Trains the recipe (`scoresde train --dataset digits` with its defaults, on the
+digits train split) into `--run-dir`, or loads it when that directory already
+holds the finished run, then prints one table:
 
 - rows: the real digits (the ceiling), the per-pixel Gaussian and uniform
   baselines (bits/dim only), and the model sampled with the probability-flow ODE
@@ -16,8 +16,8 @@ directory already holds a finished run, then prints one table:
 
 Run from the repository root:
 
-    python benchmarks/images.py                      # trains ~10 min, evaluates
-    python benchmarks/images.py --run-dir runs/digits  # reuse / keep the run
+    python benchmarks/images.py                      # trains runs/digits, evaluates
+    python benchmarks/images.py --run-dir R          # reuse (or finish) the run in R
     python benchmarks/images.py --quick              # smoke run (tiny, minutes)
 
 Saves `benchmarks/results/images.json` (`images_quick.json` with --quick).
@@ -39,61 +39,51 @@ import scoresde as ss
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
-#: The digits recipe (what `scoresde train --dataset digits` uses by default).
-RECIPE = dict(
-    channels=(16, 32),
-    embedding_dim=64,
-    steps=3000,
-    batch_size=128,
-    learning_rate=2e-3,
-    ema_decay=0.999,
-    seed=0,
-)
-QUICK = dict(RECIPE, channels=(8, 16), embedding_dim=32, steps=300)
+#: The recipe is `scoresde train --dataset digits`'s defaults (see
+#: `scoresde train --help`): a (16, 32) UNet, VP SDE, v-prediction, 3000 steps
+#: of batch 128. `--quick` shortens it for a smoke run.
+RECIPE = dict(steps=None, channels=None)
+QUICK = dict(steps=300, channels="8,16")
 
 
-def build_model(recipe, shape):
-    net = ss.nets.UNet(
-        shape,
-        channels=tuple(recipe["channels"]),
-        embedding_dim=recipe["embedding_dim"],
-        key=jax.random.key(recipe["seed"]),
-    )
-    return ss.ScoreModel(net, ss.VPSDE(), parameterization="eps")
+def train_or_load(recipe, run_dir):
+    """The EMA model of a finished `scoresde train --dataset digits` run in
+    `run_dir` (trained here, or resumed, when it is missing or unfinished), and
+    the training time (wall and CPU seconds of the command, when it ran here)."""
+    import subprocess
+    import sys
 
-
-def train_or_load(recipe, run_dir, train_split):
-    """The EMA model and the training time (seconds, and CPU seconds)."""
-    info_file = None if run_dir is None else Path(run_dir) / "benchmark_train.json"
-    if info_file is not None and info_file.exists():
-        info = json.loads(info_file.read_text())
-        if info["recipe"] == json.loads(json.dumps(recipe)):
-            run = ss.load(run_dir)
-            print(f"loaded the trained recipe from {run_dir}")
-            return run.score, info
-    model = build_model(recipe, train_split.shape)
-    cpu0 = time.process_time()
-    result = ss.train(
-        model,
-        train_split,
-        key=jax.random.key(recipe["seed"] + 1),
-        steps=recipe["steps"],
-        batch_size=recipe["batch_size"],
-        learning_rate=recipe["learning_rate"],
-        ema_decay=recipe["ema_decay"],
-        checkpoint_dir=run_dir,
-        checkpoint_every=None if run_dir is None else 500,
-        progress=True,
-    )
-    info = {
-        "recipe": recipe,
-        "train_wall_s": result.wall_time,
-        "train_cpu_s": time.process_time() - cpu0,
-        "final_loss_mean_last_500": float(np.mean(result.losses[-500:])),
-    }
-    if info_file is not None:
+    run_dir = Path(run_dir)
+    info_file = run_dir / "benchmark_train.json"
+    command = [sys.executable, "-m", "scoresde", "train", "--dataset", "digits"]
+    command += ["--out", str(run_dir), "--quiet"]
+    if recipe["steps"] is not None:
+        command += ["--steps", str(recipe["steps"])]
+    if recipe["channels"] is not None:
+        command += ["--channels", recipe["channels"]]
+    info = json.loads(info_file.read_text()) if info_file.exists() else {}
+    if info.get("command") != command[1:]:
+        print("training:", " ".join(command[1:]), flush=True)
+        t0, cpu0 = time.perf_counter(), _children_cpu()
+        subprocess.run(command, check=True)
+        info = {
+            "command": command[1:],
+            "train_wall_s": time.perf_counter() - t0,
+            "train_cpu_s": _children_cpu() - cpu0,
+        }
         info_file.write_text(json.dumps(info, indent=2))
-    return result.ema_model, info
+    run = ss.load(run_dir)
+    info["steps"] = int(run.step)
+    info["final_loss_mean_last_500"] = float(np.mean(run.losses[-500:]))
+    print(f"loaded the trained recipe from {run_dir} (step {run.step})", flush=True)
+    return run.score, run.sde, info
+
+
+def _children_cpu() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def few_step_sampler():
@@ -106,11 +96,11 @@ def few_step_sampler():
     )
 
 
-def sample_row(name, sampler, score, n, key):
+def sample_row(name, sampler, sde, score, n, key):
     t0 = time.perf_counter()
     ys, stats = ss.sample(
         key,
-        ss.VPSDE(),
+        sde,
         score,
         num_samples=n,
         shape=(1, 8, 8),
@@ -131,9 +121,8 @@ def sample_row(name, sampler, score, n, key):
 FIGURES = Path(__file__).resolve().parent.parent / "docs" / "figures"
 
 
-def make_figures(score):
+def make_figures(sde, score):
     """The tutorial's figures: a grid of samples and a reverse-process strip."""
-    sde = ss.VPSDE()
     ys = ss.sample(jax.random.key(20), sde, score, num_samples=64, shape=(1, 8, 8))
     ss.plotting.plot_image_grid(ys, ncols=16, path=FIGURES / "images_samples.png")
     test = ss.datasets.get("digits", split="test")
@@ -157,7 +146,7 @@ def make_figures(score):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--run-dir", default=None)
+    parser.add_argument("--run-dir", default=None, help="default runs/digits")
     parser.add_argument("--num-samples", type=int, default=355)
     parser.add_argument("--bpd-images", type=int, default=None)
     parser.add_argument(
@@ -170,11 +159,11 @@ def main():
     n = 64 if args.quick else args.num_samples
     bpd_images = args.bpd_images or (16 if args.quick else test.images.shape[0])
 
-    score, info = train_or_load(recipe, args.run_dir, train)
+    run_dir = args.run_dir or ("runs/digits-quick" if args.quick else "runs/digits")
+    score, sde, info = train_or_load(recipe, run_dir)
     if args.figures:
-        make_figures(score)
+        make_figures(sde, score)
         return
-    sde = ss.VPSDE()
 
     # Held-out bits/dim: the model (Hutchinson, one probe, unbiased) and baselines.
     t0 = time.perf_counter()
@@ -245,7 +234,7 @@ def main():
     ]
     samples = {}
     for i, (name, sampler) in enumerate(samplers):
-        row, ys = sample_row(name, sampler, score, n, jax.random.key(100 + i))
+        row, ys = sample_row(name, sampler, sde, score, n, jax.random.key(100 + i))
         row["bits_per_dim"] = model_bpd["mean"]
         row["train_wall_s"] = info["train_wall_s"]
         rows.append(row)

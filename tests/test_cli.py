@@ -418,3 +418,28 @@ def test_bits_per_dim_test_split_needs_a_digits_run(run_dir, tmp_path):
         ),
         "digits runs only",
     )
+
+
+def test_image_data_gets_the_digits_recipe_defaults():
+    # `scoresde train --dataset digits` with no flags trains the recipe: 3000
+    # steps of batch 128 with a (16, 32) UNet and a 64-wide embedding; vector
+    # data keep 4000 x 512, and explicit flags win.
+    import jax
+
+    import scoresde as ss
+    from scoresde._cli import build_parser
+    from scoresde._cli.train import _schedule, build_model
+
+    def parsed(*flags):
+        return build_parser().parse_args(["train", *flags, "--out", "unused"])
+
+    digits = ss.datasets.get("digits", split="train")
+    args = parsed("--dataset", "digits")
+    assert _schedule(args, tuple(digits.shape)) == (3000, 128)
+    keys = jax.random.split(jax.random.key(0), 2)
+    net = build_model(args, digits, *keys).net
+    assert net.channels == (16, 32) and net.embedding_dim == 64
+    own = parsed("--dataset", "digits", "--channels", "8,16", "--steps", "7")
+    assert build_model(own, digits, *keys).net.channels == (8, 16)
+    assert _schedule(own, tuple(digits.shape)) == (7, 128)
+    assert _schedule(parsed("--dataset", "mixture-1d"), (1,)) == (4000, 512)
