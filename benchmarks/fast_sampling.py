@@ -478,9 +478,11 @@ def markdown(results):
     for (ds, score), sel in groups.items():
         dist = "W1" if ds == "mixture-1d" else "sliced W1"
         nfes = sorted({r["nfe_target"] for r in sel})
+        seeds = sorted({r["seeds"] for r in sel})
+        seeds = f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]} to {seeds[-1]}"
         lines += [
             f"**{ds}, {score} score**: max mode-weight error (mean over "
-            f"{sel[0]['seeds']} seed(s)) / {dist} (data-vs-data floor "
+            f"{seeds} seed(s)) / {dist} (data-vs-data floor "
             f"{sel[0]['dist_floor']:.3f}), {sel[0]['n']:,} samples a seed; outliers "
             "over all seeds' samples where there are any. The NFE of a column is the "
             "target; Heun samplers use one fewer (odd) or the even number below.",
