@@ -85,6 +85,17 @@ def our_samplers(nfe):
     return out
 
 
+def speed_samplers(nfe):
+    """The samplers timed against the limit: those of `our_samplers`, and the other
+    variants of DPM-Solver++ (orders 1 and 3, SDE-DPM-Solver++(2M))."""
+    out = our_samplers(nfe)
+    if hasattr(ss, "DPMSolver"):
+        out["dpm-solver++(1)"] = ss.DPMSolver(num_steps=nfe, order=1)
+        out["dpm-solver++(3m)"] = ss.DPMSolver(num_steps=nfe, order=3)
+        out["sde-dpm-solver++(2m)"] = ss.DPMSolver(num_steps=nfe, stochastic=True)
+    return out
+
+
 # ------------------------------------------------------------------ metrics
 class Reference:
     """Exact samples and the data-vs-data floor of the distance for one dataset."""
@@ -368,14 +379,15 @@ def bench_speed(nfe, n, repeats, run_dirs=(), mlp=True):
         )
     rows = []
     for label, sde, score, data in cases:
-        for name, sampler in our_samplers(nfe).items():
+        for name, sampler in speed_samplers(nfe).items():
             _, timing = measure(sde, sampler, score, jnp.asarray(data), repeats)
             row = dict(case=label, sampler=name, n=n, **timing)
             rows.append(row)
             print(
                 f"  {label:38s} {name:24s} nfe {timing['nfe_max']:3d}  wall "
                 f"{timing['wall_s']:.4f}s  limit {timing['limit_s']:.4f}s  "
-                f"x{timing['overhead']:.2f}  compile {timing['compile_s']:.1f}s"
+                f"x{timing['overhead']:.2f}  (CPU time x{timing['cpu_overhead']:.2f})  "
+                f"compile {timing['compile_s']:.1f}s"
             )
     return rows
 
@@ -466,9 +478,11 @@ def markdown(results):
     for (ds, score), sel in groups.items():
         dist = "W1" if ds == "mixture-1d" else "sliced W1"
         nfes = sorted({r["nfe_target"] for r in sel})
+        seeds = sorted({r["seeds"] for r in sel})
+        seeds = f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]} to {seeds[-1]}"
         lines += [
             f"**{ds}, {score} score**: max mode-weight error (mean over "
-            f"{sel[0]['seeds']} seed(s)) / {dist} (data-vs-data floor "
+            f"{seeds} seed(s)) / {dist} (data-vs-data floor "
             f"{sel[0]['dist_floor']:.3f}), {sel[0]['n']:,} samples a seed; outliers "
             "over all seeds' samples where there are any. The NFE of a column is the "
             "target; Heun samplers use one fewer (odd) or the even number below.",
@@ -519,13 +533,15 @@ def markdown(results):
             lines.append("")
     if results.get("speed"):
         lines += [
-            "| score | sampler | NFE | wall s | limit s | wall / limit |",
-            "| --- | --- | ---: | ---: | ---: | ---: |",
+            "| score | sampler | NFE | wall s | limit s | wall / limit "
+            "| CPU time / limit's |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
         ]
         for r in results["speed"]:
+            cpu = f"{r['cpu_overhead']:.2f}" if "cpu_overhead" in r else ""
             lines.append(
                 f"| {r['case']} | {r['sampler']} | {r['nfe_max']} | {r['wall_s']:.4f} "
-                f"| {r['limit_s']:.4f} | {r['overhead']:.2f} |"
+                f"| {r['limit_s']:.4f} | {r['overhead']:.2f} | {cpu} |"
             )
     return "\n".join(lines)
 
@@ -562,6 +578,17 @@ def main():
     )
     parser.add_argument("--no-peers", action="store_true")
     parser.add_argument("--no-speed", action="store_true")
+    parser.add_argument(
+        "--speed-only",
+        action="store_true",
+        help="only the speed rows (results in fast_sampling_speed.json)",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="timed runs of each sampler and its limit, alternately (default 4)",
+    )
     parser.add_argument(
         "--out", default=None, help="results file name under benchmarks/results/"
     )
@@ -601,6 +628,8 @@ def main():
         name = "fast_sampling_quick.json"
     elif args.runs_only:
         name = "fast_sampling_runs.json"
+    elif args.speed_only:
+        name = "fast_sampling_speed.json"
     else:
         name = "fast_sampling.json"
     out = RESULTS / name
@@ -623,7 +652,7 @@ def main():
         )
         out.write_text(json.dumps(dict(meta=meta, rows=rows, speed=speed), indent=1))
 
-    if not args.runs_only:
+    if not (args.runs_only or args.speed_only):
         for ds in datasets:
             ref = refs[ds]
             for sde_name in sdes:
@@ -640,7 +669,7 @@ def main():
         if not args.no_peers:
             rows += bench_peers(refs["mixture-1d"], nfes, seeds, n)
             save()
-    for run_dir in args.run:
+    for run_dir in [] if args.speed_only else args.run:
         run, ds = _load_run(run_dir)
         ref = refs.get(ds) or Reference(ds, n)
         if not isinstance(ref.mix, ss.datasets.GaussianMixture):
@@ -653,12 +682,11 @@ def main():
         save()
     if not args.no_speed:
         print("== speed with a network score: wall time against the limit ==")
-        speed += bench_speed(
-            20, n, 2 if args.quick else 4, args.run, mlp=not args.runs_only
-        )
+        repeats = args.repeats or (2 if args.quick else 4)
+        speed += bench_speed(20, n, repeats, args.run, mlp=not args.runs_only)
         save()
     print(f"wrote {out.relative_to(HERE.parent)} ({time.perf_counter() - t0:.0f} s)")
-    if not args.no_figure and not args.quick and not args.runs_only:
+    if not (args.no_figure or args.quick or args.runs_only or args.speed_only):
         figure(rows, FIGURE)
         print(f"wrote {FIGURE.relative_to(HERE.parent)}")
 

@@ -252,24 +252,38 @@ class _Counter:
 
 
 @pytest.mark.parametrize(
-    "sampler",
+    "sampler, nfe",
     [
-        ss.ReverseSDE(diffrax.Euler(), num_steps=7),
-        ss.ReverseSDE(diffrax.Heun(), num_steps=7, denoise=False),
-        ss.ReverseSDE(diffrax.ShARK(), num_steps=7),
-        ss.ReverseSDE(diffrax.SEA(), num_steps=7),
-        ss.ProbabilityFlowODE(rtol=1e-3, atol=1e-3),
-        ss.ProbabilityFlowODE(rtol=1e-3, atol=1e-3, shared_steps=False),
-        ss.ProbabilityFlowODE(diffrax.Dopri5(), rtol=1e-3, atol=1e-3),
-        ss.ProbabilityFlowODE(diffrax.Heun(), num_steps=7),
-        ss.PredictorCorrector(num_steps=7, corrector_steps=2),
-        ss.Ancestral(num_steps=7),
+        (ss.ReverseSDE(diffrax.Euler(), num_steps=7), 8),
+        (ss.ReverseSDE(diffrax.Heun(), num_steps=7, denoise=False), 14),
+        (ss.ReverseSDE(diffrax.ShARK(), num_steps=7), None),
+        (ss.ReverseSDE(diffrax.SEA(), num_steps=7), None),
+        (ss.ReverseSDE(num_steps=7, grid=ss.RhoTime()), 8),
+        (ss.ProbabilityFlowODE(rtol=1e-3, atol=1e-3), None),
+        (ss.ProbabilityFlowODE(rtol=1e-3, atol=1e-3, shared_steps=False), None),
+        (ss.ProbabilityFlowODE(diffrax.Dopri5(), rtol=1e-3, atol=1e-3), None),
+        (ss.ProbabilityFlowODE(diffrax.Heun(), num_steps=7), 14),
+        (ss.PredictorCorrector(num_steps=7, corrector_steps=2), 22),
+        (ss.PredictorCorrector(num_steps=7, grid=ss.LogSNRTime()), 15),
+        (ss.Ancestral(num_steps=7), 7),
+        (ss.DDIM(7), 7),
+        (ss.DDIM(7, eta=1.0), 7),
+        (ss.DPMSolver(7, order=1), 7),
+        (ss.DPMSolver(7, order=3), 7),
+        (ss.DPMSolver(7, stochastic=True), 7),
+        (ss.EDMHeun(7), 13),
+        (ss.EDMHeun(7, churn=3.0), 13),
     ],
-    ids=lambda s: type(s).__name__ + "-" + type(getattr(s, "solver", s)).__name__,
+    ids=lambda x: (
+        str(x)
+        if isinstance(x, int) or x is None
+        else type(x).__name__ + "-" + type(getattr(x, "solver", x)).__name__
+    ),
 )
-def test_nfe_counts_score_evaluations(sampler):
+def test_nfe_counts_score_evaluations(sampler, nfe):
     # Three samples: a batched score evaluation is one call, so the calls are the
-    # batch's largest NFE (all equal, but for per-sample adaptive steps).
+    # batch's largest NFE (all equal, but for per-sample adaptive steps). Where
+    # the count is known in advance (`nfe`), it must be that.
     counter = _Counter(ss.exact_score(MIX1D, VP))
     _, stats = ss.sample(
         jax.random.key(9),
@@ -282,6 +296,8 @@ def test_nfe_counts_score_evaluations(sampler):
     )
     jax.effects_barrier()
     assert int(stats["nfe"].max()) == counter.calls
+    if nfe is not None:
+        assert stats["nfe"].tolist() == [nfe] * 3
     if not (isinstance(sampler, ss.ProbabilityFlowODE) and not sampler.shared_steps):
         assert len(set(stats["nfe"].tolist())) == 1
     assert set(stats) >= {"nfe", "num_steps", "num_accepted_steps"}

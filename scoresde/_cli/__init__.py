@@ -39,10 +39,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def compile_cache_dir() -> Path | None:
-    """Where the command line keeps JAX's persistent compilation cache, so that a
-    second `scoresde sample` of the same run starts without recompiling:
+    """Where the command line keeps JAX's persistent compilation cache:
     `$SCORESDE_CACHE_DIR`, else `$XDG_CACHE_HOME/scoresde/jax` (default
-    `~/.cache/scoresde/jax`); `SCORESDE_CACHE_DIR=""` turns it off."""
+    `~/.cache/scoresde/jax`); `SCORESDE_CACHE_DIR=""` turns it off.
+
+    JAX does not cache an executable that makes host callbacks, and a compiled
+    sampler makes them (Equinox's runtime errors, the progress bar), so today a
+    second `scoresde sample` compiles its sampler again; with
+    `EQX_ON_ERROR=nan` and `--quiet` it is read from the cache (measured in the
+    Sampling tutorial)."""
     configured = os.environ.get("SCORESDE_CACHE_DIR")
     if configured is not None:
         return Path(configured) if configured else None
