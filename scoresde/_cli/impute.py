@@ -10,6 +10,7 @@ from ._common import (
     add_registry_params,
     common_flags,
     load_run,
+    output_file,
     run_dir_flag,
     save_array,
 )
@@ -78,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
 
     import scoresde as ss
 
+    output_file(args.out)
     run_, _ = load_run(args.run_dir)
     shape = tuple(run_.config["data_shape"])
     observed = _load(args.data, "data")

@@ -10,6 +10,7 @@ from ._common import (
     load_array,
     load_run,
     nonneg_int,
+    output_file,
     positive_float,
     positive_int,
     run_dir_flag,
@@ -94,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
 
     import scoresde as ss
 
+    output_file(args.out)
     run_, info = load_run(args.run_dir)
     if args.bits_per_dim:
         return _run_bits_per_dim(args, run_, info)
@@ -146,8 +148,9 @@ def _report(nll, shape, out) -> None:
     import numpy as np
 
     dim = int(np.prod(shape))
-    se = float(np.std(nll) / math.sqrt(max(len(nll) - 1, 1)))
-    mean = float(np.mean(nll))
+    with np.errstate(invalid="ignore", over="ignore"):  # an infinite NLL is shown
+        se = float(np.std(nll) / math.sqrt(max(len(nll) - 1, 1)))
+        mean = float(np.mean(nll))
     print(f"mean NLL {mean:.4f} ± {se:.4f} nats over {len(nll)} samples; wrote {out}")
     print(
         f"          {mean / (dim * math.log(2)):.4f} bits/dim of the continuous "

@@ -243,7 +243,14 @@ def run(args: argparse.Namespace) -> int:
     key_net, key_train, key_std = jax.random.split(jax.random.key(args.seed), 3)
     model = build_model(args, data, key_net, key_std)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise CLIError(f"--out {out} is a file, not a run directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CLIError(
+            f"cannot create the run directory {out}: {e.strerror or e}"
+        ) from None
     write_source(out, {**source, "shape": list(data.shape), "seed": args.seed})
     result = ss.train(
         model,
