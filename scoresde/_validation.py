@@ -81,6 +81,22 @@ def check_less(name_a: str, a: Any, name_b: str, b: Any) -> None:
         )
 
 
+def check_time(t: Any, T: float, name: str = "t") -> None:
+    """Concrete times (a scalar or an array) must be finite and lie in [0, T]."""
+    if not is_concrete(t) or t is None:
+        return
+    try:
+        arr = np.asarray(t, dtype=np.float64)
+    except Exception:  # noqa: BLE001 - the caller's own errors say more
+        return
+    if arr.size and not (
+        np.all(np.isfinite(arr)) and np.all(arr >= 0) and np.all(arr <= T)
+    ):
+        raise ValueError(
+            f"`{name}` must lie in [0, T] = [0, {T:g}], got {_describe(arr)}."
+        )
+
+
 def check_int(name: str, value: Any, *, minimum: int) -> int:
     """`value` must be a Python/NumPy integer >= `minimum`; returns it as `int`."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
