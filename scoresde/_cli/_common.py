@@ -162,6 +162,8 @@ def load_array(path: str, key: str | None = None):
         if key not in names:
             raise CLIError(f"{p} has no array {key!r}; it holds {names}")
         loaded = loaded[key]
+    elif key is not None:
+        raise CLIError(f"--data-key applies to .npz files; {p} holds one array")
     arr = np.asarray(loaded)
     if arr.ndim == 0:
         raise CLIError(f"{p} holds a single number, not samples of shape (n, ...)")

@@ -10,6 +10,7 @@ from ._common import (
     load_array,
     load_run,
     nonneg_int,
+    number,
     output_file,
     positive_float,
     positive_int,
@@ -81,7 +82,7 @@ def add_parser(sub) -> None:
     )
     p.add_argument(
         "--num-levels",
-        type=positive_int,
+        type=number(int, lambda v: v >= 2, "an integer >= 2"),
         help="with --bits-per-dim: the number of pixel levels K (default: the "
         "run's, e.g. 17 for digits, 256 for 8-bit images)",
     )
