@@ -3,6 +3,7 @@ stopped, corrupted and crowded, then checked against an uninterrupted run.
 
     python benchmarks/faults.py --quick          # a few trials of each fault
     python benchmarks/faults.py --kills 50       # 50 random SIGKILLs, ...
+    python benchmarks/faults.py --kills 20 --terms 5 --mid-terms 3 --steps 4000
 
 Fault types (each trial is one fresh run directory):
 
@@ -13,6 +14,11 @@ Fault types (each trial is one fresh run directory):
   run's. Work lost: steps trained before the kill but after the newest checkpoint.
 - `sigterm`: the same with SIGTERM; survived also needs exit code 130 and a
   checkpoint at the step it stopped at (no work lost).
+- `sigterm-mid-run`: SIGTERM as soon as the first periodic checkpoint is on disk,
+  so that it surely lands while training runs (a random delay may land after the
+  end on a loaded machine). Survived: exit code 130, the printed "interrupted by
+  SIGTERM at step S", a checkpoint at step S (no work lost), and the resumed run
+  byte-identical to an uninterrupted one.
 - `nan`: a learning rate that blows up (`--lr 1e8`). Survived: one line on stderr
   naming the step, a non-zero exit, and a loadable checkpoint with finite weights.
 - `second-writer`: a second `scoresde train` on a directory in use. Survived: it
@@ -177,6 +183,57 @@ def signal_trial(
     }
 
 
+def sigterm_mid_run_trial(
+    work: pathlib.Path, ref: tuple[str, str], steps: int, every: int, index: int
+) -> dict:
+    """SIGTERM once the first periodic checkpoint is on disk (training is under
+    way, far from its end), then the same command again."""
+    import re
+
+    out = work / f"SIGTERM-mid-run-{index}"
+    proc = subprocess.Popen(
+        cli(*train_args(out, steps, every)),
+        env=env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 600
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            if checkpoint_step(out) >= every:
+                break
+        except (OSError, ValueError):
+            pass  # a checkpoint being renamed into place
+        time.sleep(0.02)
+    finished_first = proc.poll() is not None
+    if not finished_first:
+        proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=600)
+    saved = checkpoint_step(out)
+    said = re.search(r"interrupted by SIGTERM at step (\d+)", stdout)
+    stopped_at = int(said.group(1)) if said else None
+    resumed = run(train_args(out, steps, every))
+    survived = (
+        not finished_first
+        and proc.returncode == 130
+        and stopped_at is not None
+        and saved == stopped_at
+        and resumed.returncode == 0
+        and digest(out) == ref
+    )
+    return {
+        "signal": "SIGTERM",
+        "finished_before_signal": finished_first,
+        "exit_code": proc.returncode,
+        "stopped_at_step": stopped_at,
+        "checkpoint_step_after_signal": saved,
+        "steps_lost": None if stopped_at is None else stopped_at - saved,
+        "survived": survived,
+        "stderr_tail": (stderr + resumed.stderr)[-300:] if not survived else "",
+    }
+
+
 def nan_trial(work: pathlib.Path) -> dict:
     out = work / "nan"
     proc = run(train_args(out, 60, 10, "--lr", "1e8"))
@@ -281,12 +338,15 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a few trials of each")
     parser.add_argument("--kills", type=int, default=50, help="random SIGKILL trials")
     parser.add_argument("--terms", type=int, default=10, help="random SIGTERM trials")
+    parser.add_argument(
+        "--mid-terms", type=int, default=3, help="SIGTERM trials surely mid-run"
+    )
     parser.add_argument("--steps", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/faults.json"))
     args = parser.parse_args()
     if args.quick:
-        args.kills, args.terms = 5, 2
+        args.kills, args.terms, args.mid_terms = 5, 2, 1
     random.seed(args.seed)
     every = max(args.steps // 10, 1)
     rows: dict[str, list[dict]] = {}
@@ -308,6 +368,10 @@ def main() -> None:
                 trial = signal_trial(work, ref, args.steps, every, sig, delay)
                 rows.setdefault(name, []).append(trial)
                 print(name, json.dumps(trial), flush=True)
+        for index in range(args.mid_terms):
+            trial = sigterm_mid_run_trial(work, ref, args.steps, every, index)
+            rows.setdefault("sigterm-mid-run", []).append(trial)
+            print("sigterm-mid-run", json.dumps(trial), flush=True)
         rows["nan"] = [nan_trial(work)]
         rows["second-writer"] = [second_writer_trial(work)]
         rows["unwritable"] = [unwritable_trial(work)]

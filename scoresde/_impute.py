@@ -16,7 +16,7 @@ from ._custom_types import ArrayInput, KeyArray, default_float
 from ._samplers import AbstractSampler, ReverseSDE
 from ._samplers._inputs import check_sampling_inputs
 from ._sde import AbstractSDE
-from ._validation import check_int, check_real_scalar
+from ._validation import check_int, check_key, check_real_scalar
 
 
 METHODS = ("replacement", "reconstruction")
@@ -196,6 +196,7 @@ def impute(
         raise ValueError(
             f"`reconstruction_weight` must be > 0, got {float(reconstruction_weight)!r}."
         )
+    check_key(key)
     observed, mask = check_observed_mask(observed, mask)
     n, shape = observed.shape[0], tuple(observed.shape[1:])
     t_eps = check_sampling_inputs(sde, score_fn, shape, t_eps)

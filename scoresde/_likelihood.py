@@ -18,7 +18,7 @@ from ._nonfinite import check_finite_score
 from ._ode import ODESolve
 from ._samplers._nfe import evals_per_step
 from ._sde import AbstractDiscreteSDE, AbstractSDE
-from ._validation import check_in_interval, check_int, is_concrete
+from ._validation import check_in_interval, check_int, check_key, is_concrete
 
 
 #: Data of at most this many dimensions gets the exact divergence under the
@@ -286,6 +286,7 @@ def log_likelihood(
         )
         ```
     """
+    check_key(key)
     _check_sde(sde)
     ys = _check_ys(ys)
     data_shape = ys.shape[1:]

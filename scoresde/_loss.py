@@ -4,13 +4,14 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
 from ._custom_types import KeyArray, RealScalarLike, default_float
 from ._model import ScoreModel
 from ._sde import AbstractSDE
 from ._time_sampling import AbstractTimeSampling, IIDTimes
-from ._validation import check_in_interval
+from ._validation import check_in_interval, is_concrete
 from ._weighting import AbstractWeighting, as_weighting
 
 
@@ -79,6 +80,11 @@ def dsm_loss(
         )
     if not jnp.issubdtype(y0.dtype, jnp.floating):
         y0 = y0.astype(default_float())
+    if is_concrete(y0) and not bool(jnp.all(jnp.isfinite(y0))):
+        raise ValueError(
+            f"`y0_batch` must be finite; it holds {int(jnp.sum(~jnp.isfinite(y0)))} "
+            "NaN or inf values."
+        )
     n = y0.shape[0]
     if not isinstance(time_sampling, AbstractTimeSampling):
         raise TypeError(
@@ -93,6 +99,15 @@ def dsm_loss(
                 f"`labels` must be an integer array of shape ({n},), got "
                 f"{labels.dtype} of shape {labels.shape}."
             )
+        num_classes = model.net.num_classes if isinstance(model, ScoreModel) else None
+        if is_concrete(labels) and labels.size:
+            low, high = int(jnp.min(labels)), int(jnp.max(labels))
+            top = num_classes if num_classes is not None else high
+            if low < 0 or high > top:
+                raise ValueError(
+                    f"`labels` must lie in 0..{top} ({top} = no label), got "
+                    f"values in {low}..{high}."
+                )
     data_std = model.data_std if isinstance(model, ScoreModel) else 1.0
     weighting = as_weighting(weighting, data_std)
 
@@ -105,6 +120,15 @@ def dsm_loss(
         t = jnp.asarray(times, y0.dtype)
         if t.shape != (n,):
             raise ValueError(f"`times` must have shape ({n},), got {t.shape}.")
+        if is_concrete(t):
+            values = np.asarray(t)
+            if not (np.all(np.isfinite(values)) and np.all(values > 0)) or np.any(
+                values > sde.T
+            ):
+                raise ValueError(
+                    f"`times` must lie in (0, T] = (0, {sde.T:g}], got values in "
+                    f"[{values.min():g}, {values.max():g}]."
+                )
         importance = jnp.ones_like(t)
     eps = jax.random.normal(key_eps, y0.shape, y0.dtype)
 

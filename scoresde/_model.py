@@ -4,11 +4,12 @@ from typing import Literal
 
 import equinox as eqx
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int
 
 from ._custom_types import RealScalarLike
 from ._sde import AbstractSDE
-from ._validation import check_positive
+from ._validation import check_positive, is_concrete
 from .nets import AbstractScoreNet
 
 
@@ -186,6 +187,32 @@ class ScoreModel(eqx.Module):
         label: Int[ArrayLike, ""] | None = None,
     ) -> Float[Array, "*shape"]:
         y = jnp.asarray(y)
+        self._check_call(y, label)
         c_in, c_noise = self.preconditioning(t)
         output = self.net(c_noise, (c_in * y).astype(y.dtype), label)
         return self.score_from_output(t, y, output).astype(y.dtype)
+
+    def _check_call(self, y: Array, label) -> None:
+        """One sample of the network's shape; a label only for a conditional
+        network, in 0..num_classes (num_classes is the null label)."""
+        shape = tuple(self.net.data_shape)
+        if y.shape != shape:
+            raise ValueError(
+                f"`y` must be ONE sample of shape {shape} (the network's "
+                f"`data_shape`), got shape {y.shape}; make batches with jax.vmap."
+            )
+        if label is None:
+            return
+        num_classes = self.net.num_classes
+        if num_classes is None:
+            raise ValueError(
+                "`label` given, but the network is unconditional (built without "
+                "`num_classes`); pass label=None."
+            )
+        if is_concrete(label):
+            value = np.asarray(label)
+            if value.ndim != 0 or not 0 <= int(value) <= num_classes:
+                raise ValueError(
+                    f"`label` must be an integer in 0..{num_classes} "
+                    f"({num_classes} = no label), got {value.tolist()!r}."
+                )

@@ -18,7 +18,7 @@ from ._samplers import AbstractSampler, ProbabilityFlowODE
 from ._samplers._inputs import check_sampling_inputs as check_sampling_inputs
 from ._samplers.base import SamplerOutput
 from ._sde import AbstractSDE
-from ._validation import check_int, check_shape, is_concrete
+from ._validation import check_int, check_key, check_shape, is_concrete
 
 
 #: Default chunk: at most this many numbers per state (64 MiB in float32).
@@ -124,6 +124,7 @@ def sample(
             "`sampler` must be a scoresde sampler such as ss.ProbabilityFlowODE(), "
             f"got {sampler!r}."
         )
+    check_key(key)
     num_samples = check_int("num_samples", num_samples, minimum=1)
     shape = check_shape("shape", shape)
     t_eps = check_sampling_inputs(sde, score_fn, shape, t_eps)

@@ -48,6 +48,11 @@ def default_optimizer(
     norm `max_grad_norm`, then AdamW whose learning rate rises linearly from 0
     over `warmup_steps` and decays by a cosine to 1% of `learning_rate` at
     `steps`."""
+    check_positive("learning_rate", learning_rate)
+    steps = check_int("steps", steps, minimum=1)
+    warmup_steps = check_int("warmup_steps", warmup_steps, minimum=0)
+    check_in_interval("weight_decay", weight_decay, 0.0, float("inf"))
+    check_positive("max_grad_norm", max_grad_norm)
     schedule = optax.warmup_cosine_decay_schedule(
         init_value=0.0,
         peak_value=learning_rate,

@@ -81,6 +81,44 @@ def check_less(name_a: str, a: Any, name_b: str, b: Any) -> None:
         )
 
 
+def check_key(key: Any, name: str = "key") -> None:
+    """`key` must be ONE PRNG key: `jax.random.key(seed)` (or a legacy
+    `jax.random.PRNGKey(seed)`, uint32 of shape (2,))."""
+    dtype = getattr(key, "dtype", None)
+    shape = getattr(key, "shape", None)
+    if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
+        if shape == ():
+            return
+        raise ValueError(
+            f"`{name}` must be ONE PRNG key, got a batch of keys of shape {shape}; "
+            "pass a single jax.random.key(seed)."
+        )
+    if dtype == np.uint32 and shape == (2,):
+        return  # a legacy jax.random.PRNGKey
+    raise TypeError(
+        f"`{name}` must be a PRNG key such as jax.random.key(0), got "
+        f"{type(key).__name__}"
+        + ("" if dtype is None else f" of dtype {dtype} and shape {shape}")
+        + "."
+    )
+
+
+def check_time(t: Any, T: float, name: str = "t") -> None:
+    """Concrete times (a scalar or an array) must be finite and lie in [0, T]."""
+    if not is_concrete(t) or t is None:
+        return
+    try:
+        arr = np.asarray(t, dtype=np.float64)
+    except Exception:  # noqa: BLE001 - the caller's own errors say more
+        return
+    if arr.size and not (
+        np.all(np.isfinite(arr)) and np.all(arr >= 0) and np.all(arr <= T)
+    ):
+        raise ValueError(
+            f"`{name}` must lie in [0, T] = [0, {T:g}], got {_describe(arr)}."
+        )
+
+
 def check_int(name: str, value: Any, *, minimum: int) -> int:
     """`value` must be a Python/NumPy integer >= `minimum`; returns it as `int`."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):

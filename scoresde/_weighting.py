@@ -12,6 +12,7 @@ from ._custom_types import KeyArray, RealScalarLike, default_float
 from ._registry import Registry
 from ._sde import AbstractDiscreteSDE, AbstractSDE
 from ._time_sampling import AbstractTimeSampling, IIDTimes
+from ._validation import check_positive
 
 
 def uniform_times(
@@ -107,6 +108,9 @@ class VWeighting(AbstractUniformTimeWeighting):
 
     data_std: float = 1.0
 
+    def __check_init__(self):
+        check_positive("data_std", self.data_std)
+
     def __call__(self, sde: AbstractSDE, t: RealScalarLike) -> Float[Array, ""]:
         m, s = sde.marginal(t)
         return s**2 * ((s / m) ** 2 + self.data_std**2) / self.data_std**2
@@ -136,6 +140,13 @@ class LikelihoodWeighting(AbstractWeighting):
     """
 
     importance_sampling: bool = True
+
+    def __check_init__(self):
+        if not isinstance(self.importance_sampling, bool):
+            raise TypeError(
+                "`importance_sampling` must be a bool, got "
+                f"{self.importance_sampling!r}."
+            )
 
     def __call__(self, sde: AbstractSDE, t: RealScalarLike) -> Float[Array, ""]:
         return sde.diffusion(t) ** 2
@@ -188,6 +199,12 @@ class FunctionWeighting(AbstractUniformTimeWeighting):
     passed as `weighting=` to [`scoresde.dsm_loss`][] is wrapped in this."""
 
     fn: Callable
+
+    def __check_init__(self):
+        if not callable(self.fn):
+            raise TypeError(
+                f"`fn` must be a function (sde, t) -> lambda(t), got {self.fn!r}."
+            )
 
     def __call__(self, sde: AbstractSDE, t: RealScalarLike) -> Float[Array, ""]:
         return jnp.asarray(self.fn(sde, t))

@@ -186,3 +186,14 @@ def test_damaged_checkpoint_through_the_cli(reference, tmp_path):
     work, _ = reference
     trial = faults.damage_trial(tmp_path, work / "reference", "checkpoint.eqx", "flip")
     assert trial["survived"], trial
+
+
+@pytest.mark.slow
+def test_sigterm_mid_run_loses_nothing_then_resumes_bit_identically(reference):
+    # SIGTERM once the first periodic checkpoint exists, so it surely lands while
+    # training runs: exit 130, a checkpoint at the step it stopped at, and the
+    # resumed run byte-identical to the uninterrupted one.
+    work, ref = reference
+    trial = faults.sigterm_mid_run_trial(work, ref, STEPS, EVERY, 0)
+    assert trial["survived"], trial
+    assert trial["steps_lost"] == 0 and trial["stopped_at_step"] < STEPS, trial

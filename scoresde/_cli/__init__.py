@@ -11,8 +11,10 @@ traceback.
 """
 
 import argparse
+import contextlib
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from . import demo, impute, likelihood, plot, sample, train
@@ -69,10 +71,29 @@ def _enable_compile_cache() -> None:
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
 
 
+@contextlib.contextmanager
+def one_line_warnings(command: str):
+    """Print each warning as one line on stderr, `scoresde COMMAND: warning: ...`,
+    instead of Python's two (the source location and the line that warned)."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = " ".join(part.strip() for part in str(message).splitlines())
+        print(f"scoresde {command}: warning: {text.strip()}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _enable_compile_cache()
+    with one_line_warnings(args.command):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return args.func(args)
     except CLIError as e:

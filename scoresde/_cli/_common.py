@@ -162,7 +162,11 @@ def load_array(path: str, key: str | None = None):
         if key not in names:
             raise CLIError(f"{p} has no array {key!r}; it holds {names}")
         loaded = loaded[key]
+    elif key is not None:
+        raise CLIError(f"--data-key applies to .npz files; {p} holds one array")
     arr = np.asarray(loaded)
+    if arr.ndim == 0:
+        raise CLIError(f"{p} holds a single number, not samples of shape (n, ...)")
     if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(
         arr.dtype, np.complexfloating
     ):
@@ -217,11 +221,36 @@ def reference_samples(info: dict[str, Any], key, n: int):
     return None
 
 
+def output_file(path: str, flag: str = "--out", npy: bool = True) -> Path:
+    """The file written for `path` (with `npy`, the `.npy` file of `save_array`:
+    NumPy adds `.npy`), checked before any work: not a directory, and its folder
+    can be made (it is made)."""
+    out = Path(path)
+    if npy and out.suffix != ".npy":
+        out = out.with_name(out.name + ".npy")
+    for candidate in (Path(path), out):
+        if candidate.is_dir():
+            raise CLIError(
+                f"{flag} {candidate} is a directory; give a file name such as "
+                f"{candidate / 'out.npy'}"
+            )
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CLIError(
+            f"{flag} {out}: cannot create its folder {out.parent}: {e.strerror or e}"
+        ) from None
+    return out
+
+
 def save_array(path: str, array) -> Path:
-    """Save `array` as `.npy` at `path`, creating its folder."""
+    """Save `array` as `.npy` at `path` (`.npy` added when missing), creating its
+    folder; returns the file written."""
     import numpy as np
 
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    np.save(out, array)
+    out = output_file(path)
+    try:
+        np.save(out, array)
+    except OSError as e:
+        raise CLIError(f"cannot write {out}: {e.strerror or e}") from None
     return out

@@ -10,6 +10,7 @@ from ._common import (
     add_registry_params,
     common_flags,
     load_run,
+    output_file,
     run_dir_flag,
     save_array,
 )
@@ -78,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
 
     import scoresde as ss
 
+    sampler = make_sampler(args.sampler, args)  # flags first: no run to load
+    output_file(args.out)
     run_, _ = load_run(args.run_dir)
     shape = tuple(run_.config["data_shape"])
     observed = _load(args.data, "data")
@@ -102,7 +105,6 @@ def run(args: argparse.Namespace) -> int:
             f"--mask must have the shape of one sample {shape} or of --data "
             f"{observed.shape}, got {mask.shape}"
         )
-    sampler = make_sampler(args.sampler, args)
     ys = ss.impute(
         jax.random.key(args.seed),
         run_.sde,

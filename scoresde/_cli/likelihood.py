@@ -10,6 +10,8 @@ from ._common import (
     load_array,
     load_run,
     nonneg_int,
+    number,
+    output_file,
     positive_float,
     positive_int,
     run_dir_flag,
@@ -80,7 +82,7 @@ def add_parser(sub) -> None:
     )
     p.add_argument(
         "--num-levels",
-        type=positive_int,
+        type=number(int, lambda v: v >= 2, "an integer >= 2"),
         help="with --bits-per-dim: the number of pixel levels K (default: the "
         "run's, e.g. 17 for digits, 256 for 8-bit images)",
     )
@@ -94,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
 
     import scoresde as ss
 
+    output_file(args.out)
     run_, info = load_run(args.run_dir)
     if args.bits_per_dim:
         return _run_bits_per_dim(args, run_, info)
@@ -146,8 +149,9 @@ def _report(nll, shape, out) -> None:
     import numpy as np
 
     dim = int(np.prod(shape))
-    se = float(np.std(nll) / math.sqrt(max(len(nll) - 1, 1)))
-    mean = float(np.mean(nll))
+    with np.errstate(invalid="ignore", over="ignore"):  # an infinite NLL is shown
+        se = float(np.std(nll) / math.sqrt(max(len(nll) - 1, 1)))
+        mean = float(np.mean(nll))
     print(f"mean NLL {mean:.4f} ± {se:.4f} nats over {len(nll)} samples; wrote {out}")
     print(
         f"          {mean / (dim * math.log(2)):.4f} bits/dim of the continuous "

@@ -2,7 +2,14 @@
 
 import argparse
 
-from ._common import FORMATTER, CLIError, load_array, load_run, reference_samples
+from ._common import (
+    FORMATTER,
+    CLIError,
+    load_array,
+    load_run,
+    output_file,
+    reference_samples,
+)
 
 
 EPILOG = """examples:
@@ -44,8 +51,15 @@ def run(args: argparse.Namespace) -> int:
     import jax
     import numpy as np
 
+    import scoresde as ss
+
     from .. import plotting
 
+    output_file(args.out, npy=False)
+    if args.dataset is not None and args.dataset not in ss.datasets.NAMES:
+        raise CLIError(
+            f"unknown dataset {args.dataset!r}; known: {', '.join(ss.datasets.NAMES)}"
+        )
     run_, info = load_run(args.run_dir) if args.run_dir else (None, {})
     if args.what == "loss":
         if run_ is None:
@@ -60,6 +74,11 @@ def run(args: argparse.Namespace) -> int:
         if ys.ndim == 2 and ys.shape[1] > 2:
             raise CLIError(f"can plot 1-D or 2-D samples, got shape {ys.shape[1:]}")
         reference = reference_samples(info, jax.random.key(0), ys.shape[0])
+        if reference is not None and reference.shape[1:] != ys.shape[1:]:
+            raise CLIError(
+                f"--samples hold samples of shape {ys.shape[1:]}, but dataset "
+                f"{info['dataset']!r} has samples of shape {reference.shape[1:]}"
+            )
         plotting.plot_samples(np.asarray(ys), reference=reference, path=args.out)
     print(f"wrote {args.out}")
     return 0

@@ -12,6 +12,7 @@ from ._common import (
     load_run,
     nonneg_int,
     number,
+    output_file,
     positive_int,
     reference_samples,
     registry_kwargs,
@@ -110,6 +111,9 @@ def run(args: argparse.Namespace) -> int:
     import scoresde as ss
 
     sampler = make_sampler(args.sampler, args)  # flags first: no run to load
+    output_file(args.out)
+    if args.plot:
+        output_file(args.plot, "--plot", npy=False)
     run_, info = load_run(args.run_dir)
     check_label(run_, args.label, args.guidance)
     shape = tuple(run_.config["data_shape"])

@@ -254,18 +254,38 @@ def build_model(args: argparse.Namespace, data, key_net, key_std):
     )
 
 
+def _check_out(out: Path) -> Path:
+    """`--out` is a directory or can become one (made later, once the flags and
+    the data are known to be good)."""
+    if out.exists() and not out.is_dir():
+        raise CLIError(f"--out {out} is a file, not a run directory")
+    ancestor = out
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise CLIError(
+            f"cannot create the run directory {out}: {ancestor} is not a directory"
+        )
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     import jax
     import numpy as np
 
     import scoresde as ss
 
+    out = _check_out(Path(args.out))  # first: no data to load for a typo here
     data, source = _data(args)
     label_dropout = _check_conditional(args, data)
     key_net, key_train, key_std = jax.random.split(jax.random.key(args.seed), 3)
     model = build_model(args, data, key_net, key_std)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CLIError(
+            f"cannot create the run directory {out}: {e.strerror or e}"
+        ) from None
     write_source(out, {**source, "shape": list(data.shape), "seed": args.seed})
     steps, batch_size = _schedule(args, tuple(data.shape))
     result = ss.train(

@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
+from .._validation import check_int, check_positive, is_concrete
 from .base import SAMPLE_AXIS
 
 
@@ -37,6 +38,11 @@ class LangevinCorrector(eqx.Module):
 
     snr: float
     corrector_steps: int
+
+    def __check_init__(self):
+        check_positive("snr", self.snr)  # (built inside jit by PredictorCorrector)
+        if is_concrete(self.corrector_steps):
+            check_int("corrector_steps", self.corrector_steps, minimum=0)
 
     def __call__(self, sde, score, t, t_prev, y, noise):
         m, _ = sde.marginal(t)

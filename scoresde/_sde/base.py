@@ -10,7 +10,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
 from .._custom_types import KeyArray, RealScalarLike, default_float
-from .._validation import check_shape
+from .._validation import check_shape, check_time
 
 
 class AbstractSDE(eqx.Module):
@@ -54,7 +54,9 @@ class AbstractSDE(eqx.Module):
 
         **Arguments:**
 
-        - `t`: a scalar time in $[0, T]$.
+        - `t`: a scalar time in $[0, T]$. A concrete time outside $[0, T]$ (or
+          NaN) raises a `ValueError`, here and in `drift` and `diffusion`;
+          inside `jit` times are not checked.
 
         **Returns:**
 
@@ -71,6 +73,7 @@ class AbstractSDE(eqx.Module):
         self, t: RealScalarLike, y: Float[ArrayLike, "*shape"]
     ) -> Float[Array, "*shape"]:
         """The drift $f(y, t) = a(t)\\, y$, of the same shape as `y`."""
+        check_time(t, self.T)
         y = jnp.asarray(y)
         return (self.drift_coefficient(t) * y).astype(y.dtype)
 

@@ -5,7 +5,13 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
 from .._custom_types import ArrayInput, RealScalarLike, default_float
-from .._validation import check_int, check_less, check_positive, check_vector
+from .._validation import (
+    check_int,
+    check_less,
+    check_positive,
+    check_time,
+    check_vector,
+)
 from .base import AbstractDiscreteSDE
 from .ve import VESDE
 
@@ -78,11 +84,13 @@ class NCSN(AbstractDiscreteSDE):
     def diffusion(
         self, t: RealScalarLike, y: Float[ArrayLike, "*shape"] | None = None
     ) -> Float[Array, ""]:
+        check_time(t, self.T)
         i = self.step_index(t)
         increment = self.variance_grid[i + 1] - self.variance_grid[i]
         return jnp.sqrt(self.num_steps * increment)
 
     def marginal(self, t: RealScalarLike) -> tuple[Float[Array, ""], Float[Array, ""]]:
+        check_time(t, self.T)
         grid = jnp.arange(self.num_steps + 1, dtype=default_float()) / self.num_steps
         t = jnp.asarray(t, jnp.result_type(float))
         std = jnp.sqrt(jnp.interp(t, grid, self.variance_grid))

@@ -4,6 +4,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
 from .._custom_types import RealScalarLike
+from .._validation import check_time
 from .base import AbstractSDE
 from .vp import check_beta_range, linear_beta, linear_integral_beta
 
@@ -40,9 +41,11 @@ class SubVPSDE(AbstractSDE):
     def diffusion(
         self, t: RealScalarLike, y: Float[ArrayLike, "*shape"] | None = None
     ) -> Float[Array, ""]:
+        check_time(t, self.T)
         return jnp.sqrt(self.beta(t) * -jnp.expm1(-2.0 * self.integral_beta(t)))
 
     def marginal(self, t: RealScalarLike) -> tuple[Float[Array, ""], Float[Array, ""]]:
+        check_time(t, self.T)
         b = self.integral_beta(t)
         return jnp.exp(-0.5 * b), -jnp.expm1(-b)
 

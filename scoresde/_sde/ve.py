@@ -4,7 +4,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
 from .._custom_types import RealScalarLike
-from .._validation import check_less, check_positive
+from .._validation import check_less, check_positive, check_time
 from .base import AbstractSDE
 
 
@@ -41,9 +41,11 @@ class VESDE(AbstractSDE):
     def diffusion(
         self, t: RealScalarLike, y: Float[ArrayLike, "*shape"] | None = None
     ) -> Float[Array, ""]:
+        check_time(t, self.T)
         return self.sigma(t) * jnp.sqrt(2 * jnp.log(self.sigma_max / self.sigma_min))
 
     def marginal(self, t: RealScalarLike) -> tuple[Float[Array, ""], Float[Array, ""]]:
+        check_time(t, self.T)
         t = jnp.asarray(t, jnp.result_type(float))
         log_ratio = jnp.log(self.sigma_max / self.sigma_min)
         # sigma(t)^2 - sigma_min^2 = sigma_min^2 expm1(2 t log ratio), exact near t=0.

@@ -7,6 +7,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
 from .._custom_types import RealScalarLike
+from .._validation import check_time
 from .base import AbstractSDE
 
 
@@ -42,9 +43,11 @@ class AbstractVPSDE(AbstractSDE):
     def diffusion(
         self, t: RealScalarLike, y: Float[ArrayLike, "*shape"] | None = None
     ) -> Float[Array, ""]:
+        check_time(t, self.T)
         return jnp.sqrt(self.beta(t))
 
     def marginal(self, t: RealScalarLike) -> tuple[Float[Array, ""], Float[Array, ""]]:
+        check_time(t, self.T)
         b = self.integral_beta(t)
         # -expm1(-b) keeps std accurate for small t, where 1 - exp(-b) cancels.
         return jnp.exp(-0.5 * b), jnp.sqrt(-jnp.expm1(-b))

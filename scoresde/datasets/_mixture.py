@@ -121,6 +121,11 @@ class GaussianMixture(AbstractLabelledDataset):
         r"""$\log w_k + \log\mathcal{N}(y; \mu_k, \mathrm{diag}\,\sigma_k^2)$ for each
         $k$: the joint log-density of `y` and component $k$."""
         y = jnp.asarray(y)
+        if y.shape != self.shape:
+            raise ValueError(
+                f"`y` must be ONE sample of shape {self.shape} (the mixture's "
+                f"dimension), got shape {y.shape}; make batches with jax.vmap."
+            )
         z = (y[None, :] - self.means) / self.stds
         d = self.shape[0]
         log_norm = -jnp.sum(jnp.log(self.stds), axis=1) - 0.5 * d * math.log(

@@ -7,7 +7,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
 from .._custom_types import KeyArray
-from .._validation import check_int
+from .._validation import check_int, is_concrete
 from ..datasets import GaussianMixture
 
 
@@ -72,13 +72,28 @@ def _as_1d(name: str, a: ArrayLike) -> np.ndarray:
         raise ValueError(
             f"`{name}` must have shape (n,) or (n, 1) with n >= 1, got {arr.shape}."
         )
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(
+            f"`{name}` must be finite; it holds {int(np.sum(~np.isfinite(arr)))} "
+            "NaN or inf values."
+        )
     return arr
 
 
 def _as_samples(name: str, a: ArrayLike, shape: tuple[int, ...]) -> Array:
     arr = jnp.asarray(a)
-    if arr.ndim != 1 + len(shape) or tuple(arr.shape[1:]) != tuple(shape):
+    if (
+        arr.ndim != 1 + len(shape)
+        or tuple(arr.shape[1:]) != tuple(shape)
+        or arr.shape[0] < 1
+    ):
         raise ValueError(
-            f"`{name}` must have shape (n, {', '.join(map(str, shape))}), got {arr.shape}."
+            f"`{name}` must have shape (n, {', '.join(map(str, shape))}) with n >= 1, "
+            f"got {arr.shape}."
+        )
+    if is_concrete(arr) and not bool(jnp.all(jnp.isfinite(arr))):
+        raise ValueError(
+            f"`{name}` must be finite; it holds {int(jnp.sum(~jnp.isfinite(arr)))} "
+            "NaN or inf values."
         )
     return arr

@@ -6,6 +6,8 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
+from .._validation import check_int
+
 
 def sinusoidal_embedding(
     time_feature: Float[ArrayLike, ""], dim: int, *, max_period: float = 1e4
@@ -18,6 +20,7 @@ def sinusoidal_embedding(
 
     Deterministic (no parameters): nothing in it is trained or decayed.
     """
+    check_int("dim", dim, minimum=2)
     half = dim // 2
     dtype = jnp.result_type(float)
     steps = jnp.arange(half, dtype=dtype) / max(half - 1, 1)
@@ -38,7 +41,8 @@ class LabelEmbedding(eqx.Module):
     embedding: eqx.nn.Embedding
 
     def __init__(self, num_classes: int, dim: int, *, key: PRNGKeyArray):
-        self.num_classes = num_classes
+        self.num_classes = check_int("num_classes", num_classes, minimum=1)
+        check_int("dim", dim, minimum=1)
         self.embedding = eqx.nn.Embedding(num_classes + 1, dim, key=key)
 
     def __call__(self, label: Int[ArrayLike, ""] | None) -> Float[Array, " dim"]:

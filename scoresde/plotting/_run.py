@@ -36,11 +36,16 @@ def plot_samples(
         ys = ys[:, None]
     if ys.ndim != 2 or ys.shape[1] not in (1, 2):
         raise ValueError(f"`samples` must have shape (n, 1) or (n, 2), got {ys.shape}.")
-    ref = (
-        None
-        if reference is None
-        else np.asarray(reference, np.float64).reshape(-1, ys.shape[1])
-    )
+    ref = None
+    if reference is not None:
+        ref = np.asarray(reference, np.float64)
+        if ref.ndim == 1 and ys.shape[1] == 1:
+            ref = ref[:, None]
+        if ref.ndim != 2 or ref.shape[1] != ys.shape[1]:
+            raise ValueError(
+                f"`reference` must have the samples' dimension, shape (m, "
+                f"{ys.shape[1]}), got {ref.shape}."
+            )
     if ax is None:
         fig = Figure(figsize=(6, 4) if ys.shape[1] == 1 else (5, 5))
         ax = fig.subplots()
