@@ -2,18 +2,20 @@ r"""Training: [`scoresde.train`][] validates its arguments and builds the loop's
 settings once, starts or resumes the run, and hands both to the loop
 (`_train_loop.py`)."""
 
+import contextlib
 import pathlib
 import time
 from collections.abc import Callable
 from typing import Any
 
 import equinox as eqx
+import jax
 import numpy as np
 import optax
 from jax.sharding import Mesh
 from jaxtyping import ArrayLike
 
-from . import _rundir
+from . import _distributed, _rundir
 from ._custom_types import KeyArray
 from ._model import ScoreModel
 from ._time_sampling import AbstractTimeSampling, IIDTimes
@@ -21,6 +23,7 @@ from ._train_loop import run_loop
 from ._train_setup import (
     build_settings,
     default_optimizer as default_optimizer,
+    share_state,
     start,
     start_or_resume,
 )
@@ -221,11 +224,13 @@ def train(
     )
     if settings.run_dir is None:
         state, interrupted_by = run_loop(start(model, key, settings), settings)
-    else:
+    elif jax.process_count() == 1:
         _rundir.make_run_dir(settings.run_dir)
         with _rundir.lock(settings.run_dir):
             state = start_or_resume(model, key, settings, resume)
             state, interrupted_by = run_loop(state, settings)
+    else:
+        state, interrupted_by = _train_processes(model, key, settings, resume)
     return TrainResult(
         model=eqx.combine(state.params, state.frozen),
         ema_model=eqx.combine(state.ema, state.frozen),
@@ -237,3 +242,30 @@ def train(
         interrupted_by=interrupted_by,
         checkpoint_step=state.checkpoint_step,
     )
+
+
+def _train_processes(model, key, settings, resume):
+    """Training with several processes: process 0 alone holds the run directory's
+    lock, reads the checkpoint (if any) and writes; it sends the state it starts
+    from to the others, so no other process reads a file. A failure to start in
+    process 0 (a locked or damaged run directory) stops every process."""
+    main = _distributed.is_main_process()
+    with contextlib.ExitStack() as stack:
+        state, error = None, None
+        if main:
+            try:
+                _rundir.make_run_dir(settings.run_dir)
+                stack.enter_context(_rundir.lock(settings.run_dir))
+                state = start_or_resume(model, key, settings, resume)
+            except Exception as e:  # noqa: BLE001 - re-raised below, after telling
+                error = e
+        failed = int(_distributed.broadcast_from_main(np.int32(error is not None)))
+        if error is not None:
+            raise error
+        if failed:
+            raise RuntimeError(
+                f"process 0 could not start or resume the run in {settings.run_dir}; "
+                "its error says why."
+            )
+        state = share_state(state if main else start(model, key, settings), settings)
+        return run_loop(state, settings)

@@ -178,6 +178,12 @@ def _sigterm_requests() -> Iterator[dict[str, bool]]:
 def _save(state: LoopState, settings: Settings) -> LoopState:
     if settings.run_dir is None or state.checkpoint_step == state.step:
         return state
+    if jax.process_index() == 0:  # several processes: process 0 alone writes
+        _write(state, settings)
+    return dataclasses.replace(state, checkpoint_step=state.step)
+
+
+def _write(state: LoopState, settings: Settings) -> None:
     _rundir.write_checkpoint(
         settings.run_dir,
         step=state.step,
@@ -190,7 +196,6 @@ def _save(state: LoopState, settings: Settings) -> LoopState:
             state.opt_state,
         ),
     )
-    return dataclasses.replace(state, checkpoint_step=state.step)
 
 
 def _dispatch_size(step: int, settings: Settings) -> int:

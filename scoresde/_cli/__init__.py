@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from . import demo, impute, likelihood, plot, sample, train
-from ._common import FORMATTER, CLIError, Parser
+from ._common import FORMATTER, CLIError, Parser, start_processes
 
 
 #: The sub-commands, in the order `scoresde --help` lists them.
@@ -69,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _enable_compile_cache()
     try:
+        if hasattr(args, "process_id"):
+            start_processes(args)
         return args.func(args)
     except CLIError as e:
         msg = str(e)

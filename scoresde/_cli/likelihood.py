@@ -12,6 +12,7 @@ from ._common import (
     nonneg_int,
     positive_float,
     positive_int,
+    process_flags,
     run_dir_flag,
     save_array,
 )
@@ -33,6 +34,7 @@ def add_parser(sub) -> None:
         parents=[
             run_dir_flag(),
             data_flags(".npy / .npz array of samples of the run's data shape"),
+            process_flags(),
         ],
         help="exact log-likelihood of data under a trained run",
         description="Per-sample log-likelihood (nats) through the probability-flow "

@@ -13,6 +13,7 @@ from ._common import (
     nonneg_int,
     number,
     positive_int,
+    process_flags,
     reference_samples,
     registry_kwargs,
     run_dir_flag,
@@ -38,7 +39,7 @@ EPILOG = """examples:
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "sample",
-        parents=[run_dir_flag(), common_flags()],
+        parents=[run_dir_flag(), common_flags(), process_flags()],
         help="draw samples from a trained run",
         description="Draw samples from a trained run with any sampler and save "
         "them as .npy. Samplers: " + SAMPLERS.help() + ".",

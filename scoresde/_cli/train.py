@@ -16,6 +16,7 @@ from ._common import (
     load_array,
     positive_float,
     positive_int,
+    process_flags,
     registry_kwargs,
     unit_float,
     unused_params,
@@ -36,7 +37,11 @@ def add_parser(sub) -> None:
 
     p = sub.add_parser(
         "train",
-        parents=[common_flags(), data_flags(_DATA_HELP, required=False)],
+        parents=[
+            common_flags(),
+            data_flags(_DATA_HELP, required=False),
+            process_flags(),
+        ],
         help="train a score model; writes a run directory",
         description="Train a score model by denoising score matching and write a "
         "run directory (config.json, checkpoint, losses) that `scoresde sample`, "
@@ -243,8 +248,10 @@ def run(args: argparse.Namespace) -> int:
     key_net, key_train, key_std = jax.random.split(jax.random.key(args.seed), 3)
     model = build_model(args, data, key_net, key_std)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_source(out, {**source, "shape": list(data.shape), "seed": args.seed})
+    main = jax.process_index() == 0  # several processes: process 0 alone writes
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        write_source(out, {**source, "shape": list(data.shape), "seed": args.seed})
     result = ss.train(
         model,
         data,
@@ -260,6 +267,8 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         label_dropout=label_dropout,
     )
+    if not main:
+        return 130 if result.interrupted else 0
     tail = result.losses[-min(100, len(result.losses)) :]
     status = "interrupted at" if result.interrupted else "trained"
     print(
