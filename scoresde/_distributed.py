@@ -15,6 +15,7 @@ from typing import Any
 
 import jax
 import numpy as np
+from jax.sharding import Mesh, Sharding
 
 
 #: Seconds every process waits for all the others to join the coordinator before
@@ -172,6 +173,23 @@ def to_host(x: Any) -> np.ndarray:
     return np.asarray(x)
 
 
+def put(tree: Any, sharding: Sharding) -> Any:
+    """`jax.device_put(tree, sharding)`, also when `sharding` spans devices of
+    other processes: every process then holds the same `tree` and builds only
+    its own devices' shards from it (`jax.make_array_from_callback`)."""
+    if sharding.is_fully_addressable:
+        return jax.device_put(tree, sharding)
+
+    def one(x):
+        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+            data = one(jax.random.key_data(x))
+            return jax.random.wrap_key_data(data, impl=jax.random.key_impl(x))
+        host = np.asarray(x)
+        return jax.make_array_from_callback(host.shape, sharding, lambda i: host[i])
+
+    return jax.tree_util.tree_map(one, tree)
+
+
 def broadcast_from_main(tree: Any) -> Any:
     """Process 0's `tree` (arrays of the same shapes on every process), on every
     process; the identity in a one-process run."""
@@ -180,3 +198,15 @@ def broadcast_from_main(tree: Any) -> Any:
     from jax.experimental import multihost_utils
 
     return multihost_utils.broadcast_one_to_all(tree)
+
+
+def default_mesh(mesh: Any, name: str = "mesh") -> Mesh:
+    """`mesh`, checked, or a 1-D mesh over every device of every process."""
+    if mesh is None:
+        return Mesh(np.asarray(jax.devices()), ("data",))
+    if not isinstance(mesh, Mesh) or "data" not in mesh.axis_names:
+        raise ValueError(
+            f"`{name}` must be a jax.sharding.Mesh with a 'data' axis (or None for "
+            f"every device), got {mesh!r}."
+        )
+    return mesh

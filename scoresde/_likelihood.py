@@ -10,9 +10,11 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.tree_util as jtu
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array, ArrayLike, Float
 
 from ._custom_types import KeyArray, default_float
+from ._distributed import default_mesh, put
 from ._divergence import AbstractDivergence, AutoDivergence
 from ._nonfinite import check_finite_score
 from ._ode import ODESolve
@@ -34,20 +36,24 @@ def _max_norm(tree) -> Array:
     return functools.reduce(jnp.maximum, leaves)
 
 
-def _log_likelihood_one(
-    key, y, sde, score_fn, prior_log_prob, *, t_eps, ode, divergence
+def _augmented_solve(
+    keys, ys, sde, score_fn, prior_log_prob, *, t_eps, ode, divergence
 ):
-    dtype = y.dtype
-    probes = divergence.draw_probes(key, y.shape, dtype)
+    """Solve the augmented ODE for a batch `ys` (one key per point) as ONE system
+    with shared steps: a step is accepted when every point's error (the max norm
+    over all its components, `Delta log p` included) meets the tolerance."""
+    dtype = ys.dtype
+    probes = jax.vmap(lambda k, y: divergence.draw_probes(k, y.shape, dtype))(keys, ys)
 
-    def vector_field(t, state, probes):
-        y_t, _ = state
-
+    def one_field(t, y, probe):
         def drift(x):
             return sde.probability_flow_drift(t, x, score_fn(t, x)).astype(dtype)
 
-        value, div = divergence(drift, y_t, probes)
+        value, div = divergence(drift, y, probe)
         return value, div.astype(dtype)
+
+    def vector_field(t, state, probes):
+        return jax.vmap(one_field, (None, 0, 0))(t, state[0], probes)
 
     t0, t1 = float(t_eps), float(sde.T)
     controller, max_steps = ode.controller(t0, t1, _max_norm)
@@ -57,31 +63,61 @@ def _log_likelihood_one(
         t0=t0,
         t1=t1,
         dt0=None,
-        y0=(y, jnp.zeros((), dtype)),
+        y0=(ys, jnp.zeros(ys.shape[:1], dtype)),
         args=probes,
         saveat=diffrax.SaveAt(t1=True),
         stepsize_controller=controller,
         max_steps=max_steps,
     )
     y_T, delta = sol.ys[0][-1], sol.ys[1][-1]
-    logp = prior_log_prob(y_T).astype(dtype) + delta
+    logp = jax.vmap(prior_log_prob)(y_T).astype(dtype) + delta
+    n = ys.shape[0]
     stats = {
-        k: jnp.asarray(sol.stats[k])
+        k: jnp.broadcast_to(jnp.asarray(sol.stats[k]), (n,))
         for k in ("num_steps", "num_accepted_steps", "num_rejected_steps")
     }
     return logp, stats
 
 
-@eqx.filter_jit
-def _log_likelihood_all(keys, ys, sde, score_fn, prior_log_prob, chunk_size, config):
-    def one(args):
-        key, y = args
-        return _log_likelihood_one(key, y, sde, score_fn, prior_log_prob, **config)
+def _log_likelihood_one(key, y, sde, score_fn, prior_log_prob, **config):
+    """One point on its own: the batched solve of a batch of one."""
+    logp, stats = _augmented_solve(
+        key[None], y[None], sde, score_fn, prior_log_prob, **config
+    )
+    return logp[0], jax.tree_util.tree_map(lambda x: x[0], stats)
 
-    n = ys.shape[0]
-    if chunk_size is None or chunk_size >= n:
-        return jax.vmap(one)((keys, ys))
-    return jax.lax.map(one, (keys, ys), batch_size=chunk_size)
+
+@eqx.filter_jit
+def _log_likelihood_all(
+    keys, ys, sde, score_fn, prior_log_prob, chunk_size, config, shared, sharding
+):
+    """`ys` of `num_chunks * chunk_size` points, solved chunk after chunk; each
+    chunk split over the devices of `sharding`; within a chunk, shared steps
+    (`shared`) or every point its own (`vmap`)."""
+    num_chunks = ys.shape[0] // chunk_size
+
+    def constrain(x):
+        if sharding is None:
+            return x
+        return jax.lax.with_sharding_constraint(x, sharding)
+
+    def chunk(args):
+        keys, ys = jax.tree_util.tree_map(constrain, args)
+        if shared:
+            out = _augmented_solve(keys, ys, sde, score_fn, prior_log_prob, **config)
+        else:
+            out = jax.vmap(
+                lambda k, y: _log_likelihood_one(
+                    k, y, sde, score_fn, prior_log_prob, **config
+                )
+            )(keys, ys)
+        return jax.tree_util.tree_map(constrain, out)
+
+    if num_chunks == 1:
+        return chunk((keys, ys))
+    split = lambda x: x.reshape(num_chunks, chunk_size, *x.shape[1:])
+    out = jax.lax.map(chunk, jax.tree_util.tree_map(split, (keys, ys)))
+    return jax.tree_util.tree_map(lambda x: x.reshape(-1, *x.shape[2:]), out)
 
 
 def _check_sde(sde: Any) -> None:
@@ -161,6 +197,7 @@ def log_likelihood(
     prior_log_prob: Callable | None = None,
     chunk_size: int | None = None,
     return_stats: bool = False,
+    mesh: Mesh | None = None,
 ) -> Float[Array, " n"] | tuple[Float[Array, " n"], dict[str, Array]]:
     r"""The log-likelihood $\log p(y)$, in nats, of each sample of `ys` under the
     model defined by `score_fn` through the probability-flow ODE (Song et al.
@@ -247,8 +284,20 @@ def log_likelihood(
     - `prior_log_prob`: optional per-sample callable `y_T -> log p_T(y_T)`
       replacing `sde.prior_log_prob`.
     - `chunk_size`: solve at most this many samples at a time (bounds memory);
-      default all at once. Compiled once either way.
+      default all at once. Compiled once either way. With the shared adaptive
+      steps of `ode` (its default) a chunk's points take the same steps.
     - `return_stats`: also return solver statistics.
+    - `mesh`: a `jax.sharding.Mesh` with a `"data"` axis over which the points
+      are split (default `None`: a 1-D mesh over `jax.devices()`, every device
+      of every process). Each chunk is split evenly: `chunk_size` is rounded up
+      to a multiple of the number of devices, and the padding (repeats of the
+      first points) is dropped. A result depends on its point and its chunk
+      only (through the shared steps of `ode`, whose largest error is the same
+      on any split), so it is the same on 1, 2 or 4 devices and 1 or several
+      processes whenever the chunks are: all points in one chunk (the
+      default), or a `chunk_size` that every device count divides. With
+      several processes (`jax.distributed`) every process calls it with the
+      same arguments and gets the global array.
 
     **Returns:**
 
@@ -328,10 +377,30 @@ def log_likelihood(
     score_fn = check_finite_score(score_fn, T=float(sde.T))
     config = dict(t_eps=float(t_eps), ode=ode, divergence=divergence)
     n = ys.shape[0]
-    keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(n))
+    mesh = default_mesh(mesh)
+    num_devices = mesh.shape["data"]
+    chunk_size = n if chunk_size is None else min(chunk_size, n)
+    chunk_size = -(-chunk_size // num_devices) * num_devices
+    num_chunks = -(-n // chunk_size)
+    # Padding repeats the first points: duplicates leave the shared steps (set by
+    # the largest error) unchanged, and their results are dropped.
+    index = jnp.arange(num_chunks * chunk_size) % n
+    keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(index)
+    sharding = NamedSharding(mesh, PartitionSpec("data"))
+    keys, padded = put((keys, ys[index]), sharding)
+    shared = ode.shared_steps and ode.num_steps is None
     logp, stats = _log_likelihood_all(
-        keys, ys, sde, score_fn, prior_log_prob, chunk_size, config
+        keys,
+        padded,
+        sde,
+        score_fn,
+        prior_log_prob,
+        chunk_size,
+        config,
+        shared,
+        sharding,
     )
+    logp, stats = jax.tree_util.tree_map(lambda x: x[:n], (logp, stats))
     if not return_stats:
         return logp
     per_step, at_init = evals_per_step(ode.solver, sde=False)

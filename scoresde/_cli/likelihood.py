@@ -3,6 +3,7 @@
 import argparse
 import math
 
+from .._distributed import to_host
 from ._common import (
     FORMATTER,
     CLIError,
@@ -116,7 +117,9 @@ def run(args: argparse.Namespace) -> int:
         ode=ss.ODESolve(rtol=args.rtol, atol=args.atol),
         divergence=_divergence(args),
     )
-    logp = np.asarray(logp)
+    logp = to_host(logp)  # several processes: all gather, process 0 writes
+    if jax.process_index() != 0:
+        return 0
     out = save_array(args.out, logp)
     _report(-logp, shape, out)
     name = info.get("dataset")
@@ -190,7 +193,9 @@ def _run_bits_per_dim(args: argparse.Namespace, run_, info) -> int:
         ode=ss.ODESolve(rtol=args.rtol, atol=args.atol),
         divergence=_divergence(args),
     )
-    bpd = np.asarray(bpd)
+    bpd = to_host(bpd)  # several processes: all gather, process 0 writes
+    if jax.process_index() != 0:
+        return 0
     out = save_array(args.out, bpd)
     se = float(np.std(bpd) / math.sqrt(max(len(bpd) - 1, 1)))
     print(

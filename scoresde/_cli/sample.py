@@ -110,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
 
     import scoresde as ss
 
+    from .._distributed import to_host
+
     sampler = make_sampler(args.sampler, args)  # flags first: no run to load
     run_, info = load_run(args.run_dir)
     check_label(run_, args.label, args.guidance)
@@ -126,11 +128,14 @@ def run(args: argparse.Namespace) -> int:
         labels=args.label,
         guidance=args.guidance,
     )
-    ys = np.asarray(ys)
+    # Several processes: every one gathers the samples; process 0 alone writes.
+    ys, nfe = to_host(ys), to_host(stats["nfe"])
+    if jax.process_index() != 0:
+        return 0
     out = save_array(args.out, ys)
     print(
         f"wrote {ys.shape[0]} samples of shape {shape} to {out} "
-        f"({int(np.max(stats['nfe']))} score evaluations per sample)"
+        f"({int(np.max(nfe))} score evaluations per sample)"
     )
     if args.plot:
         from .. import plotting
