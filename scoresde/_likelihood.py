@@ -36,55 +36,60 @@ def _max_norm(tree) -> Array:
     return functools.reduce(jnp.maximum, leaves)
 
 
-def _augmented_solve(
-    keys, ys, sde, score_fn, prior_log_prob, *, t_eps, ode, divergence
+def _log_likelihood_one(
+    key, y, sde, score_fn, prior_log_prob, *, t_eps, ode, divergence, norm=_max_norm
 ):
-    """Solve the augmented ODE for a batch `ys` (one key per point) as ONE system
-    with shared steps: a step is accepted when every point's error (the max norm
-    over all its components, `Delta log p` included) meets the tolerance."""
-    dtype = ys.dtype
-    probes = jax.vmap(lambda k, y: divergence.draw_probes(k, y.shape, dtype))(keys, ys)
+    """One point's solve. Under `vmap` with shared steps, `norm` is the largest
+    error of the batch, so that every point takes the same steps."""
+    dtype = y.dtype
+    probes = divergence.draw_probes(key, y.shape, dtype)
 
-    def one_field(t, y, probe):
+    def vector_field(t, state, probes):
+        y_t, _ = state
+
         def drift(x):
             return sde.probability_flow_drift(t, x, score_fn(t, x)).astype(dtype)
 
-        value, div = divergence(drift, y, probe)
+        value, div = divergence(drift, y_t, probes)
         return value, div.astype(dtype)
 
-    def vector_field(t, state, probes):
-        return jax.vmap(one_field, (None, 0, 0))(t, state[0], probes)
-
     t0, t1 = float(t_eps), float(sde.T)
-    controller, max_steps = ode.controller(t0, t1, _max_norm)
+    controller, max_steps = ode.controller(t0, t1, norm)
     sol = diffrax.diffeqsolve(
         diffrax.ODETerm(vector_field),
         ode.solver,
         t0=t0,
         t1=t1,
         dt0=None,
-        y0=(ys, jnp.zeros(ys.shape[:1], dtype)),
+        y0=(y, jnp.zeros((), dtype)),
         args=probes,
         saveat=diffrax.SaveAt(t1=True),
         stepsize_controller=controller,
         max_steps=max_steps,
     )
     y_T, delta = sol.ys[0][-1], sol.ys[1][-1]
-    logp = jax.vmap(prior_log_prob)(y_T).astype(dtype) + delta
-    n = ys.shape[0]
+    logp = prior_log_prob(y_T).astype(dtype) + delta
     stats = {
-        k: jnp.broadcast_to(jnp.asarray(sol.stats[k]), (n,))
+        k: jnp.asarray(sol.stats[k])
         for k in ("num_steps", "num_accepted_steps", "num_rejected_steps")
     }
     return logp, stats
 
 
-def _log_likelihood_one(key, y, sde, score_fn, prior_log_prob, **config):
-    """One point on its own: the batched solve of a batch of one."""
-    logp, stats = _augmented_solve(
-        key[None], y[None], sde, score_fn, prior_log_prob, **config
-    )
-    return logp[0], jax.tree_util.tree_map(lambda x: x[0], stats)
+#: The name of the `vmap` axis over the points of a chunk.
+_POINTS = "points"
+
+
+def _batch_max_norm(tree) -> Array:
+    """Shared steps: the largest error over the points of the batch (the `vmap`
+    axis `_POINTS`), so every point accepts and rejects the same steps. Each
+    point's own arithmetic is that of a solve on its own, and a maximum is exact,
+    so the result does not depend on how the batch is split over devices."""
+    own = _max_norm(tree)
+    # `maximum` keeps the value batched (it equals the batch's maximum), so the
+    # solver's times stay per point as in an unshared solve: an unbatched time
+    # would take other (vectorised versus scalar) code paths in XLA.
+    return jnp.maximum(own, jax.lax.pmax(own, _POINTS))
 
 
 @eqx.filter_jit
@@ -103,14 +108,13 @@ def _log_likelihood_all(
 
     def chunk(args):
         keys, ys = jax.tree_util.tree_map(constrain, args)
-        if shared:
-            out = _augmented_solve(keys, ys, sde, score_fn, prior_log_prob, **config)
-        else:
-            out = jax.vmap(
-                lambda k, y: _log_likelihood_one(
-                    k, y, sde, score_fn, prior_log_prob, **config
-                )
-            )(keys, ys)
+        norm = _batch_max_norm if shared else _max_norm
+        out = jax.vmap(
+            lambda k, y: _log_likelihood_one(
+                k, y, sde, score_fn, prior_log_prob, **config, norm=norm
+            ),
+            axis_name=_POINTS,
+        )(keys, ys)
         return jax.tree_util.tree_map(constrain, out)
 
     if num_chunks == 1:
