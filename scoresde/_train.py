@@ -108,12 +108,18 @@ def train(
     a 1-D mesh over all of `jax.devices()`) and the weights and optimiser
     state are replicated (`eqx.filter_shard`): plain data parallelism, the
     gradient's mean reduced across devices by XLA. Results equal a
-    single-device run's up to float reassociation. Multi-host: call
-    `jax.distributed.initialize()` first in every process and run the same
-    script; `jax.devices()` then spans all hosts, and because each batch is
+    single-device run's up to float reassociation. Several processes (hosts):
+    call `jax.distributed.initialize()` first in every process and run the same
+    script; `jax.devices()` then spans all processes, and because each batch is
     sampled inside the compiled step under the batch sharding, each process
     materialises only its local part of the batch (every process must
-    construct the same `data`).
+    construct the same `data`, `model` and `key`). The batch of step $k$ depends
+    on `fold_in(key, k)` only, not on how it is split, so a run equals a
+    one-process run on the same number of devices up to float reassociation.
+    With `checkpoint_dir`, process 0 alone locks, reads and writes the run
+    directory (the others need no access to it) and sends the state it starts
+    or resumes from to the others; a failure to start there stops every
+    process.
 
     **Checkpoints.** With `checkpoint_dir`, the run directory holds
     `config.json` (the model's skeleton — network kind and sizes, SDE and its
@@ -126,7 +132,9 @@ def train(
     atomically, so a kill at any moment (SIGKILL included) leaves a complete
     checkpoint. If the directory already holds a checkpoint and `resume=True`,
     training continues from it up to `steps` in total, bit for bit as if never
-    interrupted (same device count and settings). Ctrl-C or SIGTERM writes a
+    interrupted (same device count and settings). A different number of devices
+    or processes is allowed: the batches are the same, so the run continues as
+    the uninterrupted one up to float reassociation. Ctrl-C or SIGTERM writes a
     checkpoint and returns the result so far (`interrupted=True`). One process at
     a time may write a run directory. Reload with [`scoresde.load`][].
 
