@@ -173,6 +173,19 @@ def to_host(x: Any) -> np.ndarray:
     return np.asarray(x)
 
 
+def any_process(flag: dict[str, bool], key: str = "requested") -> bool:
+    """`flag[key]`, made true in every process when it is true in any (a
+    collective with several processes: every process calls it at the same
+    point). Training asks it after each dispatch, so that a SIGTERM reaching the
+    processes at slightly different times stops them all at the same step."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        flags = multihost_utils.process_allgather(np.asarray(bool(flag[key])))
+        flag[key] = bool(np.any(flags))
+    return flag[key]
+
+
 def put(tree: Any, sharding: Sharding) -> Any:
     """`jax.device_put(tree, sharding)`, also when `sharding` spans devices of
     other processes: every process then holds the same `tree` and builds only

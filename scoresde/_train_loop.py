@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _rundir
+from ._distributed import any_process
 from ._loss import dsm_loss
 from ._time_sampling import AbstractTimeSampling
 from ._weighting import AbstractWeighting
@@ -267,7 +268,7 @@ def run_loop(state: LoopState, settings: Settings) -> tuple[LoopState, str | Non
     last_save = time.monotonic()
     try:
         with _sigterm_requests() as sigterm:
-            while state.step < settings.steps and not sigterm["requested"]:
+            while state.step < settings.steps and not any_process(sigterm):
                 tick = time.perf_counter()
                 state, chunk_losses = _dispatch(state, settings)
                 elapsed = time.perf_counter() - tick
