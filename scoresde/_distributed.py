@@ -194,6 +194,8 @@ def put(tree: Any, sharding: Sharding) -> Any:
         return jax.device_put(tree, sharding)
 
     def one(x):
+        if isinstance(x, jax.Array) and not x.is_fully_addressable:
+            return jax.jit(lambda a: a, out_shardings=sharding)(x)  # already global
         if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
             data = one(jax.random.key_data(x))
             return jax.random.wrap_key_data(data, impl=jax.random.key_impl(x))

@@ -119,7 +119,14 @@ def _log_likelihood_all(
 
     if num_chunks == 1:
         return chunk((keys, ys))
-    split = lambda x: x.reshape(num_chunks, chunk_size, *x.shape[1:])
+
+    def split(x):
+        x = x.reshape(num_chunks, chunk_size, *x.shape[1:])
+        if sharding is None:
+            return x
+        chunked = NamedSharding(sharding.mesh, PartitionSpec(None, "data"))
+        return jax.lax.with_sharding_constraint(x, chunked)
+
     out = jax.lax.map(chunk, jax.tree_util.tree_map(split, (keys, ys)))
     return jax.tree_util.tree_map(lambda x: x.reshape(-1, *x.shape[2:]), out)
 

@@ -37,7 +37,8 @@ class ODESolve(eqx.Module):
           `vmap`ped), so a result depends on its point alone.
 
       Fixed steps (`num_steps`, or a `diffrax.StepTo` controller) are the same
-      either way.
+      either way, and a `stepsize_controller` of your own measures the error
+      with its own norm, point by point.
     - `stepsize_controller`: any Diffrax step-size controller, overriding
       `rtol`, `atol` (e.g. `diffrax.StepTo` with your own grid, or a
       `diffrax.PIDController` of your own). Not together with `num_steps`.
