@@ -5,6 +5,7 @@ devices; a dead peer or an unreachable coordinator must end the others quickly."
 
 import os
 import pathlib
+import shutil
 import signal
 import socket
 import subprocess
@@ -228,6 +229,26 @@ def test_two_processes_equal_one_process_on_four_devices(tmp_path):
     s2, s1 = np.load(tmp_path / "s2.npy"), np.load(tmp_path / "s1.npy")
     assert s2.shape == (13, 2)
     np.testing.assert_array_equal(s2, s1)
+
+
+@pytest.mark.slow
+def test_resume_with_another_process_count(tmp_path):
+    # A run started in one process on 4 devices continues in 2 processes x 2
+    # devices as it would have in the first: the batches do not depend on the
+    # split. (The default optimiser's schedule depends on --steps, so the
+    # reference also goes 10 steps, then 20.)
+    train = [a for a in _TRAIN if a not in ("--steps", 20)]
+    first, second = tmp_path / "first", tmp_path / "second"
+    result = _cli(["train", *train, "--steps", 10, "--out", first], devices=4)
+    assert result.returncode == 0, result.stderr[-3000:]
+    shutil.copytree(first, second)
+    result = _cli(["train", *train, "--steps", 20, "--out", first], devices=4)
+    assert result.returncode == 0, result.stderr[-3000:]
+    _cli_processes(["train", *train, "--steps", 20, "--out", second])
+    a, b = np.load(first / "losses.npy"), np.load(second / "losses.npy")
+    assert a.shape == b.shape == (20,)
+    np.testing.assert_allclose(a, b, rtol=0, atol=1e-4)
+    assert ss.load(second).config["training"]["num_processes"] == 2
 
 
 @pytest.mark.slow
