@@ -82,7 +82,7 @@ def train(
     t_eps: float = 1e-5,
     time_sampling: AbstractTimeSampling = IIDTimes(),
     ema_decay: float = 0.999,
-    steps_per_dispatch: int = 100,
+    steps_per_dispatch: int | None = None,
     labels: ArrayLike | None = None,
     label_dropout: float = 0.0,
     checkpoint_dir: str | pathlib.Path | None = None,
@@ -102,7 +102,9 @@ def train(
     $d_k = \min(d, (1 + k)/(10 + k))$ at step $k$ (a warm-up, so that short runs do
     not average in the initialisation).
     `steps_per_dispatch` updates run inside one `lax.scan` of one
-    `eqx.filter_jit` call, so Python's overhead vanishes for small models.
+    `eqx.filter_jit` call, so Python's overhead vanishes for small models
+    (convolutional networks on the CPU default to one update per call: XLA:CPU
+    runs convolutions inside a compiled loop with a slow generic kernel).
 
     **Sharding.** The batch is split over the `"data"` axis of `mesh` (default:
     a 1-D mesh over all of `jax.devices()`) and the weights and optimiser
@@ -160,7 +162,8 @@ def train(
     - `warmup_steps`: of the default optimiser (default `min(1000, steps // 10)`).
     - `t_eps`, `time_sampling`: passed to [`scoresde.dsm_loss`][].
     - `ema_decay`: $d$ in $[0, 1)$ (default 0.999).
-    - `steps_per_dispatch`: updates per compiled call (default 100).
+    - `steps_per_dispatch`: updates per compiled call (default `None`: 100, or 1
+      for a network with convolutions on the CPU).
     - `labels`: integer labels `(n,)` for an array `data` and a class-conditional
       network (labelled datasets such as digits supply their own).
     - `label_dropout`: probability of replacing a label by the null label, for

@@ -15,7 +15,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from . import _rundir
 from ._model import ScoreModel
 from ._time_sampling import AbstractTimeSampling, time_sampling_name
-from ._train_loop import LoopState, Settings, Update
+from ._train_loop import LoopState, Settings, Update, default_steps_per_dispatch
 from ._validation import check_in_interval, check_int, check_positive
 from ._weighting import as_weighting
 from .datasets import (
@@ -68,6 +68,10 @@ def _checked(model, data, kw) -> dict:
             f"`model` must be a scoresde.ScoreModel, got {type(model).__name__}."
         )
     out = dict(kw)
+    if kw["steps_per_dispatch"] is None:
+        out["steps_per_dispatch"] = kw["steps_per_dispatch"] = (
+            default_steps_per_dispatch(model)
+        )
     for name in ("steps", "batch_size", "steps_per_dispatch"):
         out[name] = check_int(name, kw[name], minimum=1)
     check_in_interval("ema_decay", kw["ema_decay"], 0.0, 1.0, high_open=True)

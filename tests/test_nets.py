@@ -119,3 +119,17 @@ def test_preconditioned_input_has_unit_variance(sde_name):
         y = m * y0 + s * jax.random.normal(jax.random.key(2), y0.shape)
         c_in, _ = model.preconditioning(t)
         assert abs(float(jnp.std(c_in * y)) - 1.0) < 0.03
+
+
+@pytest.mark.parametrize(
+    "kernel, kwargs",
+    [(3, dict(padding=1)), (3, dict(stride=2, padding=1)), (1, {}), (3, {})],
+)
+def test_unet_channels_last_convolution_equals_equinox(kernel, kwargs):
+    """The UNet runs its convolutions channels-last (fast on XLA:CPU inside
+    compiled loops); the numbers must be those of `eqx.nn.Conv2d`."""
+    from scoresde.nets._unet import _conv
+
+    conv = eqx.nn.Conv2d(5, 7, kernel, key=jax.random.key(0), **kwargs)
+    x = jax.random.normal(jax.random.key(1), (5, 9, 7))
+    np.testing.assert_allclose(_conv(conv, x), conv(x), rtol=1e-6, atol=1e-6)

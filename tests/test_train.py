@@ -520,3 +520,21 @@ def test_longer_run_gets_the_mode_weights(trained_on_mixture):
     ys = jax.jit(jax.vmap(solve))(y1)
     weights = np.asarray(ss.metrics.mode_weights(MIX, ys))
     np.testing.assert_allclose(weights, [0.3, 0.1, 0.6], atol=0.03)
+
+
+def test_one_step_per_dispatch_equals_the_scanned_run(uninterrupted):
+    """`steps_per_dispatch=1` runs the update without `lax.scan` (the default for
+    convolutional networks on the CPU); it must follow the same trajectory."""
+    settings = dict(SETTINGS, steps_per_dispatch=1)
+    single = ss.train(tiny_model(), MIX, key=jax.random.key(1), steps=40, **settings)
+    np.testing.assert_allclose(single.losses, uninterrupted.losses, rtol=1e-5)
+    assert_same_params(single.model, uninterrupted.model, rtol=1e-4, atol=1e-6)
+
+
+def test_default_steps_per_dispatch_follows_the_network():
+    from scoresde._train_loop import default_steps_per_dispatch
+
+    unet = ss.nets.UNet((1, 8, 8), channels=(8,), key=jax.random.key(0))
+    expected = 1 if jax.default_backend() == "cpu" else 100
+    assert default_steps_per_dispatch(ss.ScoreModel(unet, SDE)) == expected
+    assert default_steps_per_dispatch(tiny_model()) == 100

@@ -21,7 +21,14 @@ NETS.register(
     "unet",
     UNet,
     "U-Net for images (C, H, W)",
-    (Param("channels", None, "UNet channels per resolution, e.g. 32,64", int_tuple),),
+    (
+        Param(
+            "channels",
+            None,
+            "UNet channels per resolution (default 32,64; 16,32 for images up to 8x8)",
+            int_tuple,
+        ),
+    ),
 )
 
 #: The hyper-parameters of each network that `config.json` records (besides

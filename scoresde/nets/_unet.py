@@ -17,6 +17,27 @@ def _groups(channels: int) -> int:
     return 1  # pragma: no cover
 
 
+def _conv(conv: eqx.nn.Conv2d, x: Float[Array, "c h w"]) -> Float[Array, "o h2 w2"]:
+    """`conv(x)` with the convolution itself in channels-last layout (NHWC input,
+    HWIO kernel): the same numbers as `eqx.nn.Conv2d`, but XLA:CPU only runs its
+    fast convolution kernel on that layout and, inside a compiled loop (the
+    training `lax.scan`, a sampler's `diffeqsolve`), does not convert other
+    layouts to it: there a channels-first convolution falls back to a generic
+    kernel ten or more times slower. The transposes are cheap next to the
+    convolution; on GPU they are free."""
+    out = jax.lax.conv_general_dilated(
+        jnp.transpose(x, (1, 2, 0))[None],
+        jnp.transpose(conv.weight, (2, 3, 1, 0)),
+        window_strides=conv.stride,
+        padding=conv.padding,
+        rhs_dilation=conv.dilation,
+        feature_group_count=conv.groups,
+        dimension_numbers=("NHWC", "HWIO", "NHWC"),
+    )[0]
+    out = jnp.transpose(out, (2, 0, 1))
+    return out if conv.bias is None else out + conv.bias
+
+
 class _ResBlock(eqx.Module):
     norm1: eqx.nn.GroupNorm
     conv1: eqx.nn.Conv2d
@@ -36,13 +57,13 @@ class _ResBlock(eqx.Module):
         self.skip = None if c_in == c_out else eqx.nn.Conv2d(c_in, c_out, 1, key=k4)
 
     def __call__(self, x, emb):
-        h = self.conv1(jax.nn.silu(self.norm1(x)))
+        h = _conv(self.conv1, jax.nn.silu(self.norm1(x)))
         # Scale-shift conditioning after the norm (Nichol & Dhariwal 2021): a
         # shift added before GroupNorm would be normalised away.
         scale, shift = jnp.split(self.time_proj(emb)[:, None, None], 2)
         h = self.norm2(h) * (1 + scale) + shift
-        h = self.conv2(jax.nn.silu(h))
-        return h + (x if self.skip is None else self.skip(x))
+        h = _conv(self.conv2, jax.nn.silu(h))
+        return h + (x if self.skip is None else _conv(self.skip, x))
 
 
 class _Attention(eqx.Module):
@@ -231,7 +252,7 @@ class UNet(AbstractScoreNet):
         emb = self.time_mlp(sinusoidal_embedding(time_feature, self.embedding_dim))
         if self.label_embedding is not None:
             emb = emb + self.label_embedding(label)
-        h = self.input_conv(y)
+        h = _conv(self.input_conv, y)
         skips = [h]
         for i, blocks in enumerate(self.down):
             for block in blocks:
@@ -240,7 +261,7 @@ class UNet(AbstractScoreNet):
                     h = self.down_attention[i](h)
                 skips.append(h)
             if i < len(self.downsample):
-                h = self.downsample[i](h)
+                h = _conv(self.downsample[i], h)
                 skips.append(h)
         h = self.middle[0](h, emb)
         h = self.middle_attention(h)
@@ -253,6 +274,6 @@ class UNet(AbstractScoreNet):
             if j < len(self.upsample_conv):
                 target = skips[-1].shape[1:]
                 h = jax.image.resize(h, (h.shape[0], *target), "nearest")
-                h = self.upsample_conv[j](h)
-        h = self.output_conv(jax.nn.silu(self.output_norm(h)))
+                h = _conv(self.upsample_conv[j], h)
+        h = _conv(self.output_conv, jax.nn.silu(self.output_norm(h)))
         return h
