@@ -10,9 +10,11 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.tree_util as jtu
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array, ArrayLike, Float
 
 from ._custom_types import KeyArray, default_float
+from ._distributed import default_mesh, put
 from ._divergence import AbstractDivergence, AutoDivergence
 from ._nonfinite import check_finite_score
 from ._ode import ODESolve
@@ -35,8 +37,10 @@ def _max_norm(tree) -> Array:
 
 
 def _log_likelihood_one(
-    key, y, sde, score_fn, prior_log_prob, *, t_eps, ode, divergence
+    key, y, sde, score_fn, prior_log_prob, *, t_eps, ode, divergence, norm=_max_norm
 ):
+    """One point's solve. Under `vmap` with shared steps, `norm` is the largest
+    error of the batch, so that every point takes the same steps."""
     dtype = y.dtype
     probes = divergence.draw_probes(key, y.shape, dtype)
 
@@ -50,7 +54,7 @@ def _log_likelihood_one(
         return value, div.astype(dtype)
 
     t0, t1 = float(t_eps), float(sde.T)
-    controller, max_steps = ode.controller(t0, t1, _max_norm)
+    controller, max_steps = ode.controller(t0, t1, norm)
     sol = diffrax.diffeqsolve(
         diffrax.ODETerm(vector_field),
         ode.solver,
@@ -72,16 +76,59 @@ def _log_likelihood_one(
     return logp, stats
 
 
-@eqx.filter_jit
-def _log_likelihood_all(keys, ys, sde, score_fn, prior_log_prob, chunk_size, config):
-    def one(args):
-        key, y = args
-        return _log_likelihood_one(key, y, sde, score_fn, prior_log_prob, **config)
+#: The name of the `vmap` axis over the points of a chunk.
+_POINTS = "points"
 
-    n = ys.shape[0]
-    if chunk_size is None or chunk_size >= n:
-        return jax.vmap(one)((keys, ys))
-    return jax.lax.map(one, (keys, ys), batch_size=chunk_size)
+
+def _batch_max_norm(tree) -> Array:
+    """Shared steps: the largest error over the points of the batch (the `vmap`
+    axis `_POINTS`), so every point accepts and rejects the same steps. Each
+    point's own arithmetic is that of a solve on its own, and a maximum is exact,
+    so the result does not depend on how the batch is split over devices."""
+    own = _max_norm(tree)
+    # `maximum` keeps the value batched (it equals the batch's maximum), so the
+    # solver's times stay per point as in an unshared solve: an unbatched time
+    # would take other (vectorised versus scalar) code paths in XLA.
+    return jnp.maximum(own, jax.lax.pmax(own, _POINTS))
+
+
+@eqx.filter_jit
+def _log_likelihood_all(
+    keys, ys, sde, score_fn, prior_log_prob, chunk_size, config, shared, sharding
+):
+    """`ys` of `num_chunks * chunk_size` points, solved chunk after chunk; each
+    chunk split over the devices of `sharding`; within a chunk, shared steps
+    (`shared`) or every point its own (`vmap`)."""
+    num_chunks = ys.shape[0] // chunk_size
+
+    def constrain(x):
+        if sharding is None:
+            return x
+        return jax.lax.with_sharding_constraint(x, sharding)
+
+    def chunk(args):
+        keys, ys = jax.tree_util.tree_map(constrain, args)
+        norm = _batch_max_norm if shared else _max_norm
+        out = jax.vmap(
+            lambda k, y: _log_likelihood_one(
+                k, y, sde, score_fn, prior_log_prob, **config, norm=norm
+            ),
+            axis_name=_POINTS,
+        )(keys, ys)
+        return jax.tree_util.tree_map(constrain, out)
+
+    if num_chunks == 1:
+        return chunk((keys, ys))
+
+    def split(x):
+        x = x.reshape(num_chunks, chunk_size, *x.shape[1:])
+        if sharding is None:
+            return x
+        chunked = NamedSharding(sharding.mesh, PartitionSpec(None, "data"))
+        return jax.lax.with_sharding_constraint(x, chunked)
+
+    out = jax.lax.map(chunk, jax.tree_util.tree_map(split, (keys, ys)))
+    return jax.tree_util.tree_map(lambda x: x.reshape(-1, *x.shape[2:]), out)
 
 
 def _check_sde(sde: Any) -> None:
@@ -161,6 +208,7 @@ def log_likelihood(
     prior_log_prob: Callable | None = None,
     chunk_size: int | None = None,
     return_stats: bool = False,
+    mesh: Mesh | None = None,
 ) -> Float[Array, " n"] | tuple[Float[Array, " n"], dict[str, Array]]:
     r"""The log-likelihood $\log p(y)$, in nats, of each sample of `ys` under the
     model defined by `score_fn` through the probability-flow ODE (Song et al.
@@ -247,8 +295,20 @@ def log_likelihood(
     - `prior_log_prob`: optional per-sample callable `y_T -> log p_T(y_T)`
       replacing `sde.prior_log_prob`.
     - `chunk_size`: solve at most this many samples at a time (bounds memory);
-      default all at once. Compiled once either way.
+      default all at once. Compiled once either way. With the shared adaptive
+      steps of `ode` (its default) a chunk's points take the same steps.
     - `return_stats`: also return solver statistics.
+    - `mesh`: a `jax.sharding.Mesh` with a `"data"` axis over which the points
+      are split (default `None`: a 1-D mesh over `jax.devices()`, every device
+      of every process). Each chunk is split evenly: `chunk_size` is rounded up
+      to a multiple of the number of devices, and the padding (repeats of the
+      first points) is dropped. A result depends on its point and its chunk
+      only (through the shared steps of `ode`, whose largest error is the same
+      on any split), so it is the same on 1, 2 or 4 devices and 1 or several
+      processes whenever the chunks are: all points in one chunk (the
+      default), or a `chunk_size` that every device count divides. With
+      several processes (`jax.distributed`) every process calls it with the
+      same arguments and gets the global array.
 
     **Returns:**
 
@@ -329,10 +389,30 @@ def log_likelihood(
     score_fn = check_finite_score(score_fn, T=float(sde.T))
     config = dict(t_eps=float(t_eps), ode=ode, divergence=divergence)
     n = ys.shape[0]
-    keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(n))
+    mesh = default_mesh(mesh)
+    num_devices = mesh.shape["data"]
+    chunk_size = n if chunk_size is None else min(chunk_size, n)
+    chunk_size = -(-chunk_size // num_devices) * num_devices
+    num_chunks = -(-n // chunk_size)
+    # Padding repeats the first points: duplicates leave the shared steps (set by
+    # the largest error) unchanged, and their results are dropped.
+    index = jnp.arange(num_chunks * chunk_size) % n
+    keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(index)
+    sharding = NamedSharding(mesh, PartitionSpec("data"))
+    keys, padded = put((keys, ys[index]), sharding)
+    shared = ode.shared_steps and ode.num_steps is None
     logp, stats = _log_likelihood_all(
-        keys, ys, sde, score_fn, prior_log_prob, chunk_size, config
+        keys,
+        padded,
+        sde,
+        score_fn,
+        prior_log_prob,
+        chunk_size,
+        config,
+        shared,
+        sharding,
     )
+    logp, stats = jax.tree_util.tree_map(lambda x: x[:n], (logp, stats))
     if not return_stats:
         return logp
     per_step, at_init = evals_per_step(ode.solver, sde=False)

@@ -24,6 +24,21 @@ class ODESolve(eqx.Module):
     - `num_steps`: take this many equal steps instead of adaptive ones
       (required for solvers without an error estimate, such as
       `diffrax.Euler()`).
+    - `shared_steps`: how adaptive steps are chosen for a batch of points.
+        - `True` (default): the batch (a chunk of [`scoresde.log_likelihood`][])
+          is solved as one system whose points all take the same steps, each
+          step accepted only if **every** point's error meets the tolerance (the
+          max norm over all points and components), so every point is solved
+          at least as accurately as on its own; the score is evaluated at one
+          time for the whole batch. Points are coupled only through the step
+          sizes: changing the batch changes a result by no more than the
+          solver's error.
+        - `False`: each point takes its own adaptive steps (the solve is
+          `vmap`ped), so a result depends on its point alone.
+
+      Fixed steps (`num_steps`, or a `diffrax.StepTo` controller) are the same
+      either way, and a `stepsize_controller` of your own measures the error
+      with its own norm, point by point.
     - `stepsize_controller`: any Diffrax step-size controller, overriding
       `rtol`, `atol` (e.g. `diffrax.StepTo` with your own grid, or a
       `diffrax.PIDController` of your own). Not together with `num_steps`.
@@ -47,8 +62,13 @@ class ODESolve(eqx.Module):
     max_steps: int = 4096
     num_steps: int | None = None
     stepsize_controller: diffrax.AbstractStepSizeController | None = None
+    shared_steps: bool = True
 
     def __check_init__(self):
+        if not isinstance(self.shared_steps, bool):
+            raise TypeError(
+                f"`shared_steps` must be a bool, got {self.shared_steps!r}."
+            )
         if not isinstance(self.solver, diffrax.AbstractSolver):
             raise TypeError(
                 "`solver` must be a Diffrax solver such as diffrax.Tsit5(), got "

@@ -9,9 +9,11 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array, ArrayLike, Float, Int
 
 from ._custom_types import KeyArray, default_float
+from ._distributed import default_mesh, put
 from ._guidance import prepare_conditional
 from ._nonfinite import check_finite_score
 from ._samplers import AbstractSampler, ProbabilityFlowODE
@@ -40,6 +42,7 @@ def sample(
     return_stats: bool = False,
     labels: ArrayLike | Sequence[int] | None = None,
     guidance: float = 0.0,
+    mesh: Mesh | None = None,
 ) -> Float[Array, "..."] | tuple[Float[Array, "..."], dict[str, Array]]:
     r"""Draw `num_samples` samples from the model defined by `sde` and `score_fn`.
 
@@ -92,6 +95,19 @@ def sample(
       ([`scoresde.ClassifierFreeGuidance`][]). 0 (default) is plain conditional
       sampling; each guided score evaluation costs two evaluations of `score_fn`
       (`stats["nfe"]` counts guided evaluations).
+    - `mesh`: a `jax.sharding.Mesh` with a `"data"` axis over which the samples
+      are split (default `None`: a 1-D mesh over `jax.devices()`, every device
+      of every process). Each chunk is split evenly: `chunk_size` is rounded up
+      to a multiple of the number of devices, and padded samples (repeats of
+      the first ones) are dropped. A sample depends on its own key only (and
+      on its chunk, through the shared adaptive steps, whose largest error is
+      the same on any split), so the result is the same on 1, 2 or 4 devices
+      and 1 or several processes, whenever the chunks are the same: the
+      default `chunk_size` with a single chunk, or a `chunk_size` that every
+      device count divides. With several processes (`jax.distributed`) every
+      process calls `sample` with the same arguments and gets the global
+      array, of which it holds its own devices' part
+      (`jax.experimental.multihost_utils.process_allgather` gathers it).
 
     **Returns:**
 
@@ -133,11 +149,15 @@ def sample(
         score_fn, labels, guidance, num_samples, shape
     )
     score_fn = check_finite_score(score_fn, T=float(sde.T))
+    mesh = default_mesh(mesh)
+    num_devices = mesh.shape["data"]
     if chunk_size is None:
         cap = max(1, _CHUNK_ELEMENTS // math.prod(shape))
         chunk_size = min(cap, _bucket(num_samples))
     else:
         chunk_size = min(check_int("chunk_size", chunk_size, minimum=1), num_samples)
+    # Every device gets an equal part of each chunk.
+    chunk_size = -(-chunk_size // num_devices) * num_devices
     order, save_ts = _check_save_ts(save_ts, sampler.final_time(t_eps), sde.T)
     for name, flag in (("progress", progress), ("return_stats", return_stats)):
         if not isinstance(flag, bool):
@@ -155,6 +175,7 @@ def sample(
         save_ts=save_ts,
         progress=progress,
         labels=labels,
+        mesh=mesh,
     )
     ys = out.sample if save_ts is None else out.trajectory[:, order]
     return (ys, out.stats) if return_stats else ys
@@ -173,34 +194,50 @@ def draw_samples(
     save_ts: Array | None,
     progress: bool,
     labels: Int[Array, " num_samples"] | None,
+    mesh: Mesh | None = None,
 ) -> SamplerOutput:
     """The validated core of `sample`: one key per sample, the batch in chunks of
     `chunk_size` (the last one padded, so that every chunk has the same shape and
     compiles once), and `labels` (`None`, or one integer label per sample, passed
-    to the score function as `score_fn(t, y, label)`) chunked with the keys."""
+    to the score function as `score_fn(t, y, label)`) chunked with the keys.
+    With `mesh`, each chunk is split over the devices of its `"data"` axis
+    (`chunk_size` must then be a multiple of their number)."""
     keys = jax.random.split(key, num_samples)
     num_chunks = -(-num_samples // chunk_size)
     pad = num_chunks * chunk_size - num_samples
     if pad:
-        keys = jnp.concatenate([keys, keys[:pad]])
+        # Padding repeats the first keys: their samples are duplicates, so the
+        # batch's shared adaptive steps (the largest error) are not changed.
+        reps = -(-pad // num_samples)
+        keys = jnp.concatenate([keys] * (reps + 1))[: num_samples + pad]
         if labels is not None:
-            labels = jnp.concatenate([labels, labels[:pad]])
+            labels = jnp.concatenate([labels] * (reps + 1))[: num_samples + pad]
+    sharding = None if mesh is None else NamedSharding(mesh, PartitionSpec("data"))
     outputs = []
     for i in range(num_chunks):
         chunk = slice(i * chunk_size, (i + 1) * chunk_size)
+        chunk_keys = keys[chunk]
+        chunk_labels = None if labels is None else labels[chunk]
+        if sharding is not None:
+            chunk_keys = put(chunk_keys, sharding)
+            if chunk_labels is not None:
+                chunk_labels = put(chunk_labels, sharding)
         outputs.append(
             _sample_chunk(
                 sampler,
                 sde,
                 score_fn,
-                keys[chunk],
-                None if labels is None else labels[chunk],
+                chunk_keys,
+                chunk_labels,
                 shape,
                 t_eps,
                 save_ts,
                 progress,
+                sharding,
             )
         )
+    if len(outputs) == 1:
+        return jax.tree_util.tree_map(lambda x: x[:num_samples], outputs[0])
     return jax.tree_util.tree_map(
         lambda *xs: jnp.concatenate(xs)[:num_samples], *outputs
     )
@@ -208,10 +245,12 @@ def draw_samples(
 
 @eqx.filter_jit
 def _sample_chunk(
-    sampler, sde, score_fn, keys, labels, shape, t_eps, save_ts, progress
+    sampler, sde, score_fn, keys, labels, shape, t_eps, save_ts, progress, sharding
 ):
     meter = diffrax.TqdmProgressMeter() if progress else diffrax.NoProgressMeter()
-    return sampler.sample_batch(
+    if sharding is not None:
+        keys = jax.lax.with_sharding_constraint(keys, sharding)
+    out = sampler.sample_batch(
         sde,
         score_fn,
         keys,
@@ -221,6 +260,9 @@ def _sample_chunk(
         progress_meter=meter,
         labels=labels,
     )
+    if sharding is not None:
+        out = jax.lax.with_sharding_constraint(out, sharding)
+    return out
 
 
 def _check_save_ts(save_ts, t_end, T):

@@ -2,18 +2,20 @@ r"""Training: [`scoresde.train`][] validates its arguments and builds the loop's
 settings once, starts or resumes the run, and hands both to the loop
 (`_train_loop.py`)."""
 
+import contextlib
 import pathlib
 import time
 from collections.abc import Callable
 from typing import Any
 
 import equinox as eqx
+import jax
 import numpy as np
 import optax
 from jax.sharding import Mesh
 from jaxtyping import ArrayLike
 
-from . import _rundir
+from . import _distributed, _rundir
 from ._custom_types import KeyArray
 from ._model import ScoreModel
 from ._time_sampling import AbstractTimeSampling, IIDTimes
@@ -21,6 +23,7 @@ from ._train_loop import run_loop
 from ._train_setup import (
     build_settings,
     default_optimizer as default_optimizer,
+    share_state,
     start,
     start_or_resume,
 )
@@ -107,12 +110,18 @@ def train(
     a 1-D mesh over all of `jax.devices()`) and the weights and optimiser
     state are replicated (`eqx.filter_shard`): plain data parallelism, the
     gradient's mean reduced across devices by XLA. Results equal a
-    single-device run's up to float reassociation. Multi-host: call
-    `jax.distributed.initialize()` first in every process and run the same
-    script; `jax.devices()` then spans all hosts, and because each batch is
+    single-device run's up to float reassociation. Several processes (hosts):
+    call `jax.distributed.initialize()` first in every process and run the same
+    script; `jax.devices()` then spans all processes, and because each batch is
     sampled inside the compiled step under the batch sharding, each process
     materialises only its local part of the batch (every process must
-    construct the same `data`).
+    construct the same `data`, `model` and `key`). The batch of step $k$ depends
+    on `fold_in(key, k)` only, not on how it is split, so a run equals a
+    one-process run on the same number of devices up to float reassociation.
+    With `checkpoint_dir`, process 0 alone locks, reads and writes the run
+    directory (the others need no access to it) and sends the state it starts
+    or resumes from to the others; a failure to start there stops every
+    process.
 
     **Checkpoints.** With `checkpoint_dir`, the run directory holds
     `config.json` (the model's skeleton — network kind and sizes, SDE and its
@@ -125,7 +134,9 @@ def train(
     atomically, so a kill at any moment (SIGKILL included) leaves a complete
     checkpoint. If the directory already holds a checkpoint and `resume=True`,
     training continues from it up to `steps` in total, bit for bit as if never
-    interrupted (same device count and settings). Ctrl-C or SIGTERM writes a
+    interrupted (same device count and settings). A different number of devices
+    or processes is allowed: the batches are the same, so the run continues as
+    the uninterrupted one up to float reassociation. Ctrl-C or SIGTERM writes a
     checkpoint and returns the result so far (`interrupted=True`). One process at
     a time may write a run directory. Reload with [`scoresde.load`][].
 
@@ -224,11 +235,13 @@ def train(
     )
     if settings.run_dir is None:
         state, interrupted_by = run_loop(start(model, key, settings), settings)
-    else:
+    elif jax.process_count() == 1:
         _rundir.make_run_dir(settings.run_dir)
         with _rundir.lock(settings.run_dir):
             state = start_or_resume(model, key, settings, resume)
             state, interrupted_by = run_loop(state, settings)
+    else:
+        state, interrupted_by = _train_processes(model, key, settings, resume)
     return TrainResult(
         model=eqx.combine(state.params, state.frozen),
         ema_model=eqx.combine(state.ema, state.frozen),
@@ -240,3 +253,30 @@ def train(
         interrupted_by=interrupted_by,
         checkpoint_step=state.checkpoint_step,
     )
+
+
+def _train_processes(model, key, settings, resume):
+    """Training with several processes: process 0 alone holds the run directory's
+    lock, reads the checkpoint (if any) and writes; it sends the state it starts
+    from to the others, so no other process reads a file. A failure to start in
+    process 0 (a locked or damaged run directory) stops every process."""
+    main = _distributed.is_main_process()
+    with contextlib.ExitStack() as stack:
+        state, error = None, None
+        if main:
+            try:
+                _rundir.make_run_dir(settings.run_dir)
+                stack.enter_context(_rundir.lock(settings.run_dir))
+                state = start_or_resume(model, key, settings, resume)
+            except Exception as e:  # noqa: BLE001 - re-raised below, after telling
+                error = e
+        failed = int(_distributed.broadcast_from_main(np.int32(error is not None)))
+        if error is not None:
+            raise error
+        if failed:
+            raise RuntimeError(
+                f"process 0 could not start or resume the run in {settings.run_dir}; "
+                "its error says why."
+            )
+        state = share_state(state if main else start(model, key, settings), settings)
+        return run_loop(state, settings)

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _rundir
+from ._distributed import any_process
 from ._loss import dsm_loss
 from ._time_sampling import AbstractTimeSampling
 from ._weighting import AbstractWeighting
@@ -202,6 +203,12 @@ def _sigterm_requests() -> Iterator[dict[str, bool]]:
 def _save(state: LoopState, settings: Settings) -> LoopState:
     if settings.run_dir is None or state.checkpoint_step == state.step:
         return state
+    if jax.process_index() == 0:  # several processes: process 0 alone writes
+        _write(state, settings)
+    return dataclasses.replace(state, checkpoint_step=state.step)
+
+
+def _write(state: LoopState, settings: Settings) -> None:
     _rundir.write_checkpoint(
         settings.run_dir,
         step=state.step,
@@ -214,7 +221,6 @@ def _save(state: LoopState, settings: Settings) -> LoopState:
             state.opt_state,
         ),
     )
-    return dataclasses.replace(state, checkpoint_step=state.step)
 
 
 def _dispatch_size(step: int, settings: Settings) -> int:
@@ -286,7 +292,7 @@ def run_loop(state: LoopState, settings: Settings) -> tuple[LoopState, str | Non
     last_save = time.monotonic()
     try:
         with _sigterm_requests() as sigterm:
-            while state.step < settings.steps and not sigterm["requested"]:
+            while state.step < settings.steps and not any_process(sigterm):
                 tick = time.perf_counter()
                 state, chunk_losses = _dispatch(state, settings)
                 elapsed = time.perf_counter() - tick

@@ -156,6 +156,7 @@ def build_settings(model: ScoreModel, data, **kw) -> Settings:
         if isinstance(kw["weighting"], str)
         else repr(weighting),
         "num_devices": int(kw["mesh"].shape["data"]),
+        "num_processes": jax.process_count(),
     }
     for name in ("steps", "batch_size", "warmup_steps", "steps_per_dispatch"):
         training[name] = kw[name]
@@ -171,7 +172,8 @@ def build_settings(model: ScoreModel, data, **kw) -> Settings:
         checkpoint_seconds=kw["checkpoint_seconds"],
         run_dir=kw["checkpoint_dir"],
         config=_rundir.make_config(model, dict(sorted(training.items()))),
-        progress=bool(kw["progress"]),
+        # Several processes: process 0 alone shows progress.
+        progress=bool(kw["progress"]) and jax.process_index() == 0,
         callback=kw["callback"],
     )
 
@@ -224,6 +226,38 @@ def start_or_resume(model, key, settings: Settings, resume: bool) -> LoopState:
         )
     _rundir.write_config(run_dir, settings.config)
     return state
+
+
+def share_state(state: LoopState, settings: Settings) -> LoopState:
+    """Process 0's loop state on every process (several processes: process 0
+    alone reads the run directory); the identity with one process."""
+    if jax.process_count() == 1:
+        return state
+    from . import _distributed
+
+    step = int(_distributed.broadcast_from_main(np.int32(state.step)))
+    losses = state.all_losses() if state.step == step else np.zeros(step, np.float32)
+    arrays = eqx.filter((state.params, state.ema, state.opt_state), eqx.is_array)
+    arrays = jax.tree_util.tree_map(np.asarray, arrays)
+    key_data = np.asarray(jax.random.key_data(state.key))
+    arrays, key_data, losses = _distributed.broadcast_from_main(
+        (arrays, key_data, np.asarray(losses, np.float32))
+    )
+    arrays = eqx.filter_shard(
+        jax.tree_util.tree_map(np.asarray, arrays), settings.update.replicated
+    )
+    _, static = eqx.partition((state.params, state.ema, state.opt_state), eqx.is_array)
+    params, ema, opt_state = eqx.combine(arrays, static)
+    return LoopState(
+        params=params,
+        ema=ema,
+        opt_state=opt_state,
+        frozen=state.frozen,
+        key=jax.random.wrap_key_data(np.asarray(key_data)),
+        step=step,
+        losses=(np.asarray(losses),) if step else (),
+        checkpoint_step=step if step else None,
+    )
 
 
 def _as_key(key):

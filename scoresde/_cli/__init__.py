@@ -18,7 +18,7 @@ import warnings
 from pathlib import Path
 
 from . import demo, impute, likelihood, plot, sample, train
-from ._common import FORMATTER, CLIError, Parser
+from ._common import FORMATTER, CLIError, Parser, start_processes
 
 
 #: The sub-commands, in the order `scoresde --help` lists them.
@@ -95,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     try:
+        if hasattr(args, "process_id"):
+            start_processes(args)
         return args.func(args)
     except CLIError as e:
         msg = str(e)

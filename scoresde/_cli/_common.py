@@ -77,6 +77,68 @@ def common_flags(seed_help: str = "PRNG seed (default 0)") -> argparse.ArgumentP
     return parent
 
 
+def process_flags() -> argparse.ArgumentParser:
+    """`--coordinator HOST:PORT --num-processes N --process-id I` (an argparse
+    parent of `train`, `sample`, `likelihood`): every process of a multi-process
+    run gives the same command with its own `--process-id`."""
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group(
+        "several processes (all three flags, or none: then a SLURM or Open MPI "
+        "job with several tasks is detected, and a plain run is one process)"
+    )
+    group.add_argument(
+        "--coordinator",
+        metavar="HOST:PORT",
+        help="address of process 0, where the coordinator listens "
+        "(e.g. 127.0.0.1:12355 on one machine)",
+    )
+    group.add_argument(
+        "--num-processes", type=positive_int, help="how many processes in all"
+    )
+    group.add_argument(
+        "--process-id", type=nonneg_int, help="this process's id, 0..N-1"
+    )
+    return parent
+
+
+def start_processes(args: argparse.Namespace) -> None:
+    """Join the other processes before anything touches a device: with the three
+    process flags through the coordinator, else through a detected cluster job;
+    a plain run stays one process. Bad flags are a `CLIError`."""
+    from .. import _distributed
+
+    given = [
+        flag
+        for flag, value in (
+            ("--coordinator", args.coordinator),
+            ("--num-processes", args.num_processes),
+            ("--process-id", args.process_id),
+        )
+        if value is not None
+    ]
+    what = f"scoresde {args.command}"
+    if not given:
+        _distributed.auto_initialize(what=what)
+        return
+    if len(given) < 3:
+        raise CLIError(
+            "--coordinator, --num-processes and --process-id go together (all three "
+            f"or none); got only {', '.join(given)}"
+        )
+    try:
+        _distributed.check_address(args.coordinator)
+    except ValueError as e:
+        raise CLIError(f"--coordinator: {e}") from None
+    if args.process_id >= args.num_processes:
+        raise CLIError(
+            f"--process-id must lie in 0..{args.num_processes - 1} for "
+            f"--num-processes {args.num_processes}, got {args.process_id}"
+        )
+    _distributed.initialize(
+        args.coordinator, args.num_processes, args.process_id, what=what
+    )
+
+
 def run_dir_flag() -> argparse.ArgumentParser:
     """The positional RUN_DIR of `sample`, `likelihood` (an argparse parent)."""
     parent = argparse.ArgumentParser(add_help=False)

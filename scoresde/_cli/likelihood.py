@@ -3,6 +3,7 @@
 import argparse
 import math
 
+from .._distributed import to_host
 from ._common import (
     FORMATTER,
     CLIError,
@@ -14,6 +15,7 @@ from ._common import (
     output_file,
     positive_float,
     positive_int,
+    process_flags,
     run_dir_flag,
     save_array,
 )
@@ -35,6 +37,7 @@ def add_parser(sub) -> None:
         parents=[
             run_dir_flag(),
             data_flags(".npy / .npz array of samples of the run's data shape"),
+            process_flags(),
         ],
         help="exact log-likelihood of data under a trained run",
         description="Per-sample log-likelihood (nats) through the probability-flow "
@@ -117,7 +120,9 @@ def run(args: argparse.Namespace) -> int:
         ode=ss.ODESolve(rtol=args.rtol, atol=args.atol),
         divergence=_divergence(args),
     )
-    logp = np.asarray(logp)
+    logp = to_host(logp)  # several processes: all gather, process 0 writes
+    if jax.process_index() != 0:
+        return 0
     out = save_array(args.out, logp)
     _report(-logp, shape, out)
     name = info.get("dataset")
@@ -192,7 +197,9 @@ def _run_bits_per_dim(args: argparse.Namespace, run_, info) -> int:
         ode=ss.ODESolve(rtol=args.rtol, atol=args.atol),
         divergence=_divergence(args),
     )
-    bpd = np.asarray(bpd)
+    bpd = to_host(bpd)  # several processes: all gather, process 0 writes
+    if jax.process_index() != 0:
+        return 0
     out = save_array(args.out, bpd)
     se = float(np.std(bpd) / math.sqrt(max(len(bpd) - 1, 1)))
     print(

@@ -14,6 +14,7 @@ from ._common import (
     number,
     output_file,
     positive_int,
+    process_flags,
     reference_samples,
     registry_kwargs,
     run_dir_flag,
@@ -39,7 +40,7 @@ EPILOG = """examples:
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "sample",
-        parents=[run_dir_flag(), common_flags()],
+        parents=[run_dir_flag(), common_flags(), process_flags()],
         help="draw samples from a trained run",
         description="Draw samples from a trained run with any sampler and save "
         "them as .npy. Samplers: " + SAMPLERS.help() + ".",
@@ -110,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
 
     import scoresde as ss
 
+    from .._distributed import to_host
+
     sampler = make_sampler(args.sampler, args)  # flags first: no run to load
     output_file(args.out)
     if args.plot:
@@ -129,11 +132,14 @@ def run(args: argparse.Namespace) -> int:
         labels=args.label,
         guidance=args.guidance,
     )
-    ys = np.asarray(ys)
+    # Several processes: every one gathers the samples; process 0 alone writes.
+    ys, nfe = to_host(ys), to_host(stats["nfe"])
+    if jax.process_index() != 0:
+        return 0
     out = save_array(args.out, ys)
     print(
         f"wrote {ys.shape[0]} samples of shape {shape} to {out} "
-        f"({int(np.max(stats['nfe']))} score evaluations per sample)"
+        f"({int(np.max(nfe))} score evaluations per sample)"
     )
     if args.plot:
         from .. import plotting

@@ -16,6 +16,7 @@ from ._common import (
     load_array,
     positive_float,
     positive_int,
+    process_flags,
     registry_kwargs,
     unit_float,
     unused_params,
@@ -36,7 +37,11 @@ def add_parser(sub) -> None:
 
     p = sub.add_parser(
         "train",
-        parents=[common_flags(), data_flags(_DATA_HELP, required=False)],
+        parents=[
+            common_flags(),
+            data_flags(_DATA_HELP, required=False),
+            process_flags(),
+        ],
         help="train a score model; writes a run directory",
         description="Train a score model by denoising score matching and write a "
         "run directory (config.json, checkpoint, losses) that `scoresde sample`, "
@@ -280,13 +285,15 @@ def run(args: argparse.Namespace) -> int:
     label_dropout = _check_conditional(args, data)
     key_net, key_train, key_std = jax.random.split(jax.random.key(args.seed), 3)
     model = build_model(args, data, key_net, key_std)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise CLIError(
-            f"cannot create the run directory {out}: {e.strerror or e}"
-        ) from None
-    write_source(out, {**source, "shape": list(data.shape), "seed": args.seed})
+    main = jax.process_index() == 0  # several processes: process 0 alone writes
+    if main:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise CLIError(
+                f"cannot create the run directory {out}: {e.strerror or e}"
+            ) from None
+        write_source(out, {**source, "shape": list(data.shape), "seed": args.seed})
     steps, batch_size = _schedule(args, tuple(data.shape))
     result = ss.train(
         model,
@@ -303,6 +310,8 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         label_dropout=label_dropout,
     )
+    if not main:
+        return 130 if result.interrupted else 0
     tail = result.losses[-min(100, len(result.losses)) :]
     status = "interrupted at" if result.interrupted else "trained"
     print(
