@@ -27,15 +27,13 @@ a block of samples per w), `docs/figures/conditional_digits_inpainting.png` and
 import argparse
 import json
 import platform
-import resource
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from images import run_command  # benchmarks/ is on the path when run as a script
 
 import scoresde as ss
 
@@ -46,33 +44,11 @@ FIGURES = ROOT / "docs" / "figures"
 WEIGHTS = (0.0, 1.0, 2.0, 4.0)
 
 
-def _children_cpu() -> float:
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
-
-
 def train_or_load(run_dir: Path, steps: int | None):
     """The finished conditional run in `run_dir` (trained or resumed here by the
     command line when it is missing or unfinished) and the training cost."""
-    command = [sys.executable, "-m", "scoresde", "train", "--dataset", "digits"]
-    command += ["--conditional", "--out", str(run_dir), "--quiet"]
-    if steps is not None:
-        command += ["--steps", str(steps)]
-    info_file = run_dir / "benchmark_train.json"
-    info = json.loads(info_file.read_text()) if info_file.exists() else {}
-    if info.get("command") != command[1:]:
-        print("training:", " ".join(command[1:]), flush=True)
-        t0, cpu0 = time.perf_counter(), _children_cpu()
-        subprocess.run(command, check=True)
-        info = {
-            "command": command[1:],
-            "train_wall_s": time.perf_counter() - t0,
-            "train_cpu_s": _children_cpu() - cpu0,
-        }
-        info_file.write_text(json.dumps(info, indent=2))
-    run = ss.load(run_dir)
-    info["steps"] = int(run.step)
-    return run, info
+    flags = ["--conditional"] + ([] if steps is None else ["--steps", str(steps)])
+    return run_command(run_dir, flags)
 
 
 def guidance_rows(run, per_class: int, weights, sampler):

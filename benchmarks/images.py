@@ -26,6 +26,7 @@ Saves `benchmarks/results/images.json` (`images_quick.json` with --quick).
 import argparse
 import json
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -46,21 +47,18 @@ RECIPE = dict(steps=None, channels=None)
 QUICK = dict(steps=300, channels="8,16")
 
 
-def train_or_load(recipe, run_dir):
-    """The EMA model of a finished `scoresde train --dataset digits` run in
-    `run_dir` (trained here, or resumed, when it is missing or unfinished), and
-    the training time (wall and CPU seconds of the command, when it ran here)."""
+def run_command(run_dir, flags):
+    """The finished run of `scoresde train --dataset digits FLAGS` in `run_dir`
+    (trained here, or resumed, when it is missing or unfinished, or was trained
+    with other flags) and the command's cost (wall and CPU seconds, when it ran
+    here). Also used by `conditional_digits.py`."""
     import subprocess
-    import sys
 
     run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
     info_file = run_dir / "benchmark_train.json"
     command = [sys.executable, "-m", "scoresde", "train", "--dataset", "digits"]
-    command += ["--out", str(run_dir), "--quiet"]
-    if recipe["steps"] is not None:
-        command += ["--steps", str(recipe["steps"])]
-    if recipe["channels"] is not None:
-        command += ["--channels", recipe["channels"]]
+    command += [*flags, "--out", str(run_dir), "--quiet"]
     info = json.loads(info_file.read_text()) if info_file.exists() else {}
     if info.get("command") != command[1:]:
         print("training:", " ".join(command[1:]), flush=True)
@@ -74,8 +72,19 @@ def train_or_load(recipe, run_dir):
         info_file.write_text(json.dumps(info, indent=2))
     run = ss.load(run_dir)
     info["steps"] = int(run.step)
+    print(f"loaded the trained run from {run_dir} (step {run.step})", flush=True)
+    return run, info
+
+
+def train_or_load(recipe, run_dir):
+    """The recipe's EMA score, its SDE and the training record."""
+    flags = []
+    if recipe["steps"] is not None:
+        flags += ["--steps", str(recipe["steps"])]
+    if recipe["channels"] is not None:
+        flags += ["--channels", recipe["channels"]]
+    run, info = run_command(run_dir, flags)
     info["final_loss_mean_last_500"] = float(np.mean(run.losses[-500:]))
-    print(f"loaded the trained recipe from {run_dir} (step {run.step})", flush=True)
     return run.score, run.sde, info
 
 
