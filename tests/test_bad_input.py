@@ -35,6 +35,14 @@ def _model(num_classes=None):
     return ss.ScoreModel(net, ss.VPSDE())
 
 
+def _sample(key=KEY, num_samples=2, shape=(1,)):
+    """`ss.sample` of the 1-D mixture's exact score, with one argument changed."""
+    sde = ss.VPSDE()
+    return ss.sample(
+        key, sde, ss.exact_score(_mix(), sde), num_samples=num_samples, shape=shape
+    )
+
+
 def _batch(n=4, d=1, fill=0.5):
     return np.full((n, d), fill, np.float32)
 
@@ -164,46 +172,22 @@ LIBRARY = [
     ),
     # keys, samples, likelihoods (all rejected before anything compiles)
     (
-        lambda: ss.sample(
-            jax.random.split(KEY, 2),
-            ss.VPSDE(),
-            ss.exact_score(_mix(), ss.VPSDE()),
-            num_samples=2,
-            shape=(1,),
-        ),
+        lambda: _sample(key=jax.random.split(KEY, 2)),
         ValueError,
         ("`key`", "ONE PRNG key", "(2,)"),
     ),
     (
-        lambda: ss.sample(
-            np.zeros(3, np.float32),
-            ss.VPSDE(),
-            ss.exact_score(_mix(), ss.VPSDE()),
-            num_samples=2,
-            shape=(1,),
-        ),
+        lambda: _sample(key=np.zeros(3, np.float32)),
         TypeError,
         ("`key`", "jax.random.key", "float32"),
     ),
     (
-        lambda: ss.sample(
-            KEY,
-            ss.VPSDE(),
-            ss.exact_score(_mix(), ss.VPSDE()),
-            num_samples=0,
-            shape=(1,),
-        ),
+        lambda: _sample(num_samples=0),
         ValueError,
         ("`num_samples`", ">= 1", "0"),
     ),
     (
-        lambda: ss.sample(
-            KEY,
-            ss.VPSDE(),
-            ss.exact_score(_mix(), ss.VPSDE()),
-            num_samples=2,
-            shape=(2,),
-        ),
+        lambda: _sample(shape=(2,)),
         ValueError,
         ("`shape`", "(2,)", "(1,)"),
     ),
