@@ -166,8 +166,13 @@ def test_fixed_key_and_chunking(sampler, exact):
         # A sample depends on its key alone: bit for bit the same in any chunk.
         assert bool(jnp.all(c == a))
     else:
-        # Shared adaptive steps depend on the chunk, within the solver's tolerance.
-        np.testing.assert_allclose(c, a, rtol=1e-5, atol=1e-5)
+        # Shared adaptive steps depend on the chunk, within the solver's global
+        # error: both agree with a much tighter solve (measured: 2.6e-4 at most;
+        # the two differ by up to 1.3e-4).
+        tight = ss.ProbabilityFlowODE(rtol=1e-9, atol=1e-9, shared_steps=False)
+        ref = ss.sample(jax.random.key(4), VP, score_fn, **{**kwargs, "sampler": tight})
+        np.testing.assert_allclose(a, ref, rtol=0, atol=1e-3)
+        np.testing.assert_allclose(c, ref, rtol=0, atol=1e-3)
     d = ss.sample(jax.random.key(5), VP, score_fn, **kwargs)
     assert not bool(jnp.allclose(a, d))
 

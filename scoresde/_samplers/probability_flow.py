@@ -13,10 +13,10 @@ from .._validation import check_int, check_positive
 from ._inputs import check_sampling_inputs
 from ._nfe import diffrax_nfe
 from .base import (
+    SAMPLE_AXIS,
     AbstractContinuousSampler,
     SamplerOutput,
     ScoreFn,
-    bind_label,
     check_bool,
     check_fixed_step_solver,
     solver_stats,
@@ -50,21 +50,20 @@ class ProbabilityFlowODE(AbstractContinuousSampler):
       [`scoresde.UniformTime`][], equal steps; [`scoresde.RhoTime`][] does much
       better for few steps). Not used with adaptive steps.
     - `shared_steps`: how adaptive steps are chosen for a batch.
-        - `True` (default): the batch is solved as one system and all its
-          samples take the same steps, each accepted only if **every** sample's
-          error estimate meets the tolerance: the error norm is the largest
-          per-sample RMS norm, so every sample is solved at least as accurately
-          as on its own. The score is then evaluated at one time per stage for
-          the whole batch, as a fixed-step sampler does. Samples are coupled
-          only through the step sizes, so changing the batch (or the
-          `chunk_size` of [`scoresde.sample`][]) changes a sample by no more
-          than the solver's error.
-        - `False`: each sample is solved with its own adaptive steps (the
-          solve is `vmap`ped), so a sample depends on its key alone. Under
-          `vmap` the batch runs until its slowest sample is done, with the
-          score at a different time for every sample. In one dimension the
-          per-sample error estimate can vanish by chance (it changes sign along
-          the path), and such a sample then takes a step that is far too long.
+        - `True` (default): all samples of a batch take the same steps, each
+          accepted only if **every** sample's error estimate meets the
+          tolerance (the error norm is the largest per-sample RMS norm), so
+          every sample is solved at least as accurately as on its own. Each
+          sample's own arithmetic is that of a solve on its own, and the
+          largest error is exact, so a sample depends on its key and on the
+          largest error of its batch only: the same on 1 or many devices.
+          Changing the batch (or the `chunk_size` of [`scoresde.sample`][])
+          changes a sample by no more than the solver's error.
+        - `False`: each sample is solved with its own adaptive steps, so a
+          sample depends on its key alone. Under `vmap` the batch runs until
+          its slowest sample is done. In one dimension the per-sample error
+          estimate can vanish by chance (it changes sign along the path), and
+          such a sample then takes a step that is far too long.
 
     `max_steps` is 16384 steps per solve.
 
@@ -97,8 +96,8 @@ class ProbabilityFlowODE(AbstractContinuousSampler):
         check_time_grid(self.grid)
 
     @property
-    def _batched(self) -> bool:
-        """Whether a batch is solved as one system (shared adaptive steps)."""
+    def _shared(self) -> bool:
+        """Whether the samples of a batch share their adaptive steps."""
         return self.shared_steps and self.num_steps is None
 
     def _solve(
@@ -110,29 +109,15 @@ class ProbabilityFlowODE(AbstractContinuousSampler):
         t1: float,
         saveat: diffrax.SaveAt,
         progress_meter: diffrax.AbstractProgressMeter,
-        *,
-        batched: bool = False,
-        labels: Array | None = None,
     ) -> tuple[diffrax.Solution, Array]:
-        """Solve from `t0` to `t1` for one sample `y0`, or, with `batched`, for a
-        batch `y0` of shape `(n, *shape)` with shared steps (and, with `labels`,
-        sample `i` scored as `score_fn(t, y, labels[i])`)."""
+        """Solve from `t0` to `t1` for one sample `y0`. With shared steps this runs
+        under `vmap` over the axis `SAMPLE_AXIS` (the batch)."""
 
-        def drift(t, y, label=None):
-            score = bind_label(score_fn, label)
-            return sde.probability_flow_drift(t, y, score(t, y))
+        def vector_field(t, y, args):
+            return sde.probability_flow_drift(t, y, score_fn(t, y))
 
-        if batched:
-            vector_field = lambda t, y, args: jax.vmap(drift, (None, 0, 0))(
-                t, y, labels
-            )
-        else:
-            vector_field = lambda t, y, args: drift(t, y)
         if self.num_steps is None:
-            # A batch's step is accepted when its worst sample's error is: the
-            # largest per-sample RMS norm (an RMS over the whole batch would let
-            # easy samples hide a hard one's error).
-            norm = dict(norm=_largest_sample_rms) if batched else {}
+            norm = dict(norm=_largest_sample_rms) if self._shared else {}
             controller = diffrax.PIDController(rtol=self.rtol, atol=self.atol, **norm)
             dt0, max_steps = None, 16384
         else:
@@ -170,36 +155,16 @@ class ProbabilityFlowODE(AbstractContinuousSampler):
         labels: Int[Array, " n"] | None = None,
     ) -> SamplerOutput:
         saveat = _saveat(save_ts)
-        if not self._batched:
 
-            def one(score, key):
-                y_T = sde.prior_sample(key, shape)
-                sol, nfe = self._solve(
-                    sde, score, y_T, sde.T, t_eps, saveat, progress_meter
-                )
-                trajectory = None if save_ts is None else sol.ys[:-1]
-                return SamplerOutput(sol.ys[-1], trajectory, solver_stats(sol, nfe))
+        def one(score, key):
+            y_T = sde.prior_sample(key, shape)
+            sol, nfe = self._solve(
+                sde, score, y_T, sde.T, t_eps, saveat, progress_meter
+            )
+            trajectory = None if save_ts is None else sol.ys[:-1]
+            return SamplerOutput(sol.ys[-1], trajectory, solver_stats(sol, nfe))
 
-            return vmap_over_samples(one, score_fn, keys, labels)
-        # The same prior draws as per-sample solves: one per key.
-        y_T = jax.vmap(lambda key: sde.prior_sample(key, shape))(keys)
-        sol, nfe = self._solve(
-            sde,
-            score_fn,
-            y_T,
-            sde.T,
-            t_eps,
-            saveat,
-            progress_meter,
-            batched=True,
-            labels=labels,
-        )
-        n = keys.shape[0]
-        trajectory = None if save_ts is None else jnp.swapaxes(sol.ys[:-1], 0, 1)
-        stats = jax.tree_util.tree_map(
-            lambda x: jnp.broadcast_to(x, (n,)), solver_stats(sol, nfe)
-        )
-        return SamplerOutput(sol.ys[-1], trajectory, stats)
+        return vmap_over_samples(one, score_fn, keys, labels)
 
     def encode(
         self,
@@ -247,15 +212,12 @@ def _flow_jit(sampler, sde, score_fn, ys, t_eps, forward):
     t0, t1 = (t_eps, sde.T) if forward else (sde.T, t_eps)
     saveat = diffrax.SaveAt(t1=True)
     meter = diffrax.NoProgressMeter()
-    if sampler._batched:
-        sol, _ = sampler._solve(sde, score_fn, ys, t0, t1, saveat, meter, batched=True)
-        return sol.ys[-1]
 
     def one(y):
         sol, _ = sampler._solve(sde, score_fn, y, t0, t1, saveat, meter)
         return sol.ys[-1]
 
-    return jax.vmap(one)(ys)
+    return jax.vmap(one, axis_name=SAMPLE_AXIS)(ys)
 
 
 def _saveat(save_ts: Array | None) -> diffrax.SaveAt:
@@ -266,7 +228,13 @@ def _saveat(save_ts: Array | None) -> diffrax.SaveAt:
     return diffrax.SaveAt(ts=save_ts, t1=True)
 
 
-def _largest_sample_rms(x: Array) -> Array:
-    """The largest RMS norm of one sample (a row of `x`) over the batch."""
-    axes = tuple(range(1, x.ndim))
-    return jnp.max(jnp.sqrt(jnp.mean(x**2, axis=axes)))
+def _largest_sample_rms(error) -> Array:
+    """Shared steps: the largest per-sample RMS norm over the batch (the `vmap`
+    axis `SAMPLE_AXIS`), so that every sample accepts and rejects the same steps.
+    A maximum is exact, so a sample's result does not depend on how its batch is
+    split over devices. (`maximum` keeps the value batched, so each sample's times
+    stay its own, as in a solve on its own.)"""
+    leaves = jax.tree_util.tree_leaves(error)
+    size = sum(x.size for x in leaves)
+    own = jnp.sqrt(sum(jnp.sum(x**2) for x in leaves) / size)
+    return jnp.maximum(own, jax.lax.pmax(own, SAMPLE_AXIS))
