@@ -342,7 +342,8 @@ def read_run(run_dir: pathlib.Path) -> tuple[dict[str, Any], Checkpoint]:
         )
     config = read_config(run_dir)
     try:
-        skeleton = model_from_config(config["model"])
+        # Shapes only: the weights come from the checkpoint, so none are drawn.
+        skeleton = eqx.filter_eval_shape(model_from_config, config["model"])
     except (ValueError, TypeError, KeyError) as e:
         raise CheckpointError(
             f"Corrupted run config {run_dir / CONFIG_FILE}: {e}; rerun training with "
