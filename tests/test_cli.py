@@ -2,6 +2,7 @@
 stderr, a non-zero exit, no traceback."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -11,12 +12,13 @@ import pytest
 from scoresde._cli import main
 
 
-def _run(*args, timeout=900):
+def _run(*args, timeout=900, env=None):
     return subprocess.run(
         [sys.executable, "-m", "scoresde._cli", *map(str, args)],
         capture_output=True,
         text=True,
         timeout=timeout,
+        env=None if env is None else {**os.environ, **env},
     )
 
 
@@ -181,6 +183,85 @@ def test_few_step_samplers_from_the_command_line(
     assert f"({nfe} score evaluations per sample)" in capsys.readouterr().out
     ys = np.load(samples)
     assert ys.shape == (20, 1) and np.all(np.isfinite(ys))
+
+
+def test_second_sample_reads_the_sampler_from_the_compile_cache(run_dir, tmp_path):
+    # A few-step sampler runs without host callbacks (no progress bar, runtime
+    # checks as NaNs), so JAX's persistent cache keeps its compiled program and a
+    # second identical command compiles nothing new.
+    cache = tmp_path / "cache"
+    env = {"SCORESDE_CACHE_DIR": str(cache)}
+    args = ["sample", run_dir, "--sampler", "dpm-solver", "--steps", "4", "--num", 20]
+    first = _run(*args, "--out", tmp_path / "a.npy", env=env)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("drawing 20 samples with --sampler dpm-solver")
+    def sampler_entries():
+        return sorted(p.name for p in cache.glob("jit__sample_chunk*"))
+
+    entries = sampler_entries()
+    assert len(entries) == 1, sorted(p.name for p in cache.iterdir())
+    second = _run(*args, "--out", tmp_path / "b.npy", env=env)
+    assert second.returncode == 0, second.stderr
+    assert sampler_entries() == entries  # read, not compiled again
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy")
+    )
+
+
+def test_sampler_without_checks_has_no_host_callbacks():
+    import jax
+
+    import scoresde as ss
+    from scoresde._nonfinite import check_finite_score
+    from scoresde._runtime_checks import without_runtime_checks
+    from scoresde._sample import _sample_chunk
+
+    mix, sde = ss.datasets.get("mixture-1d"), ss.VPSDE()
+    score = check_finite_score(ss.exact_score(mix, sde), T=1.0)
+    keys = jax.random.split(jax.random.key(0), 4)
+    args = (sde, score, keys, None, (1,), 1e-3, None, False, None)
+    for sampler in (ss.DPMSolver(3), ss.EDMHeun(3), ss.ProbabilityFlowODE()):
+        before = _sample_chunk.lower(sampler, *args).as_text()
+        with without_runtime_checks():
+            unchecked = _sample_chunk.lower(sampler, *args).as_text()
+        after = _sample_chunk.lower(sampler, *args).as_text()
+        # The non-finite score check and Diffrax's checks, before and after.
+        assert "callback" in before and "callback" in after
+        assert "callback" not in unchecked, type(sampler).__name__
+
+
+def test_non_finite_sample_reruns_with_checks_for_the_message(
+    run_dir, tmp_path, monkeypatch, capsys
+):
+    # The fast (unchecked) draw gives NaNs for a score that is NaN below t = 0.5;
+    # the command then draws again with the checks and reports where.
+    import jax.numpy as jnp
+
+    from scoresde._cli import sample as sample_cmd
+
+    real = sample_cmd.load_run
+
+    class NaNBelowHalf:
+        def __init__(self, run):
+            self.run = run
+            self.sde, self.config, self.model = run.sde, run.config, run.model
+
+        def score(self, t, y, *rest):
+            return jnp.where(t < 0.5, jnp.nan, self.run.score(t, y, *rest))
+
+    def load_nan(path):
+        run, info = real(path)
+        return NaNBelowHalf(run), info
+
+    monkeypatch.setattr(sample_cmd, "load_run", load_nan)
+    out = tmp_path / "s.npy"
+    args = ["sample", str(run_dir), "--sampler", "ddim", "--steps", "4", "--num", "8"]
+    assert main([*args, "--out", str(out), "--quiet"]) != 0
+    assert not out.exists()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "NaN or inf at t = " in err[0], err
+    t = float(err[0].split("NaN or inf at t = ")[1].split()[0].rstrip(",.:;"))
+    assert 0 < t < 0.5, err
 
 
 def test_train_on_own_array(tmp_path):

@@ -45,11 +45,10 @@ def compile_cache_dir() -> Path | None:
     `$SCORESDE_CACHE_DIR`, else `$XDG_CACHE_HOME/scoresde/jax` (default
     `~/.cache/scoresde/jax`); `SCORESDE_CACHE_DIR=""` turns it off.
 
-    JAX does not cache an executable that makes host callbacks, and a compiled
-    sampler makes them (Equinox's runtime errors, the progress bar), so today a
-    second `scoresde sample` compiles its sampler again; with
-    `EQX_ON_ERROR=nan` and `--quiet` it is read from the cache (measured in the
-    Sampling tutorial)."""
+    JAX does not cache an executable that makes host callbacks (Equinox's
+    runtime errors, the progress bar), so `scoresde sample` draws few-step
+    samples without either (see `scoresde._runtime_checks`) and a second run of
+    the same command reads its sampler from this cache."""
     configured = os.environ.get("SCORESDE_CACHE_DIR")
     if configured is not None:
         return Path(configured) if configured else None

@@ -1,6 +1,7 @@
 """`scoresde sample`: draw samples from a trained run with any registered sampler."""
 
 import argparse
+import contextlib
 import math
 
 from .._samplers.registry import SAMPLERS
@@ -105,6 +106,15 @@ def make_sampler(name: str, args: argparse.Namespace):
     return SAMPLERS.build(name, **registry_kwargs(SAMPLERS, name, args))
 
 
+def needs_progress_bar(sampler) -> bool:
+    """Whether a sampler's run is long enough for an in-loop progress bar: the
+    adaptive probability-flow ODE, the chains and samplers of more than 100
+    steps. Few-step samplers finish in seconds and go without, so their compiled
+    program (free of host callbacks) is kept in the compilation cache."""
+    steps = getattr(sampler, "num_steps", None)
+    return steps is None or steps > 100
+
+
 def run(args: argparse.Namespace) -> int:
     import jax
     import numpy as np
@@ -112,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
     import scoresde as ss
 
     from .._distributed import to_host
+    from .._runtime_checks import without_runtime_checks
 
     sampler = make_sampler(args.sampler, args)  # flags first: no run to load
     output_file(args.out)
@@ -120,20 +131,36 @@ def run(args: argparse.Namespace) -> int:
     run_, info = load_run(args.run_dir)
     check_label(run_, args.label, args.guidance)
     shape = tuple(run_.config["data_shape"])
-    ys, stats = ss.sample(
-        jax.random.key(args.seed),
-        run_.sde,
-        run_.score,
-        num_samples=args.num,
-        shape=shape,
-        sampler=sampler,
-        progress=not args.quiet,
-        return_stats=True,
-        labels=args.label,
-        guidance=args.guidance,
-    )
-    # Several processes: every one gathers the samples; process 0 alone writes.
+    bar = not args.quiet and needs_progress_bar(sampler)
+    if not args.quiet and not bar:
+        print(f"drawing {args.num} samples with --sampler {args.sampler}", flush=True)
+
+    def draw(checks: bool):
+        with contextlib.nullcontext() if checks else without_runtime_checks():
+            return ss.sample(
+                jax.random.key(args.seed),
+                run_.sde,
+                run_.score,
+                num_samples=args.num,
+                shape=shape,
+                sampler=sampler,
+                progress=bar,
+                return_stats=True,
+                labels=args.label,
+                guidance=args.guidance,
+            )
+
+    # Without a progress bar, the compiled sampler has no host callbacks when its
+    # runtime checks are off, so JAX's persistent cache keeps it and the next
+    # run starts fast; a non-finite sample reruns it with the checks, whose
+    # error names the cause.
+    # (Every process gathers the samples, so all of them decide alike.)
+    ys, stats = draw(checks=bar)
     ys, nfe = to_host(ys), to_host(stats["nfe"])
+    if not bar and not np.all(np.isfinite(ys)):
+        ys, stats = draw(checks=True)
+        ys, nfe = to_host(ys), to_host(stats["nfe"])
+    # Several processes: process 0 alone writes.
     if jax.process_index() != 0:
         return 0
     out = save_array(args.out, ys)
