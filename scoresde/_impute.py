@@ -10,9 +10,11 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array, Bool, Float
 
 from ._custom_types import ArrayInput, KeyArray, default_float
+from ._distributed import default_mesh, put
 from ._samplers import AbstractSampler, ReverseSDE
 from ._samplers._inputs import check_sampling_inputs
 from ._sde import AbstractSDE
@@ -90,6 +92,7 @@ def impute(
     reconstruction_weight: float = 1.0,
     t_eps: float = 1e-3,
     chunk_size: int | None = None,
+    mesh: Mesh | None = None,
 ) -> Float[Array, "n ..."]:
     r"""Impute the unobserved entries of `observed` with an unconditional score
     model: sample $y_u \sim p(y_u \mid y_o = x^o)$ approximately.
@@ -141,6 +144,10 @@ def impute(
     - `t_eps`: the time at which the continuous samplers stop (default
       $10^{-3}$).
     - `chunk_size`: rows per compiled batch (`None`: as in `sample`).
+    - `mesh`: a `jax.sharding.Mesh` with a `"data"` axis over which the rows are
+      split (default `None`: every device of every process), as in
+      [`scoresde.sample`][]. A row depends only on its own key, so the result
+      does not depend on the number of devices.
 
     **Returns:**
 
@@ -205,38 +212,49 @@ def impute(
         chunk_size = max(1, min(n, _CHUNK_ELEMENTS // math.prod(shape)))
     else:
         chunk_size = min(check_int("chunk_size", chunk_size, minimum=1), n)
+    mesh = default_mesh(mesh)
+    # Every device gets an equal part of each chunk.
+    num_devices = mesh.shape["data"]
+    chunk_size = -(-chunk_size // num_devices) * num_devices
+    sharding = NamedSharding(mesh, PartitionSpec("data"))
 
     dtype = default_float()
     observed = jnp.asarray(np.where(mask, observed, 0.0), dtype)
     mask = jnp.asarray(mask)
     keys = jax.random.split(key, n)
     num_chunks = -(-n // chunk_size)
-    pad = num_chunks * chunk_size - n
-    if pad:
+    total = num_chunks * chunk_size
+    if total > n:
+        # Padding repeats rows (their results are dropped).
+        reps = -(-total // n)
         keys, observed, mask = (
-            jnp.concatenate([a, a[:pad]]) for a in (keys, observed, mask)
+            jnp.concatenate([a] * reps)[:total] for a in (keys, observed, mask)
         )
-    outputs = [
-        _impute_chunk(
-            sampler,
-            sde,
-            score_fn,
-            keys[i * chunk_size : (i + 1) * chunk_size],
-            observed[i * chunk_size : (i + 1) * chunk_size],
-            mask[i * chunk_size : (i + 1) * chunk_size],
-            method,
-            float(reconstruction_weight),
-            shape,
-            t_eps,
+    outputs = []
+    for i in range(num_chunks):
+        rows = slice(i * chunk_size, (i + 1) * chunk_size)
+        chunk = put((keys[rows], observed[rows], mask[rows]), sharding)
+        outputs.append(
+            _impute_chunk(
+                sampler,
+                sde,
+                score_fn,
+                *chunk,
+                method,
+                float(reconstruction_weight),
+                shape,
+                t_eps,
+                sharding,
+            )
         )
-        for i in range(num_chunks)
-    ]
+    if len(outputs) == 1:
+        return outputs[0][:n]
     return jnp.concatenate(outputs)[:n]
 
 
 @eqx.filter_jit
 def _impute_chunk(
-    sampler, sde, score_fn, keys, observed, mask, method, weight, shape, t_eps
+    sampler, sde, score_fn, keys, observed, mask, method, weight, shape, t_eps, sharding
 ):
     def one(key, obs, m):
         key_sampler, key_obs = jax.random.split(key)
@@ -252,7 +270,8 @@ def _impute_chunk(
         )
         return jnp.where(m, obs, out.sample[0])
 
-    return jax.vmap(one)(keys, observed, mask)
+    out = jax.vmap(one)(keys, observed, mask)
+    return jax.lax.with_sharding_constraint(out, sharding)
 
 
 def check_observed_mask(observed: Any, mask: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -103,6 +103,10 @@ def test_process_flags_all_or_none(tmp_path, capsys):
               + ["--process-id", "0"])  # fmt: skip
     err = capsys.readouterr().err
     assert rc == 2 and "HOST:PORT" in err and "'nohost'" in err
+    rc = main(["impute", str(tmp_path), "--data", "x.npy", "--mask", "m.npy"]
+              + ["--out", "i.npy", "--num-processes", "2"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 2 and "all three or none" in err
     assert not (tmp_path / "r").exists()  # refused before anything ran
 
 
@@ -144,6 +148,9 @@ for name, mesh in (("one", one), ("all", None)):
                                    chunk_size=8, mesh=mesh)
     out[name + "_ll"] = ss.log_likelihood(jax.random.key(2), sde, score, ys,
                                           mesh=mesh)
+    out[name + "_imp"] = ss.impute(jax.random.key(3), sde, score, ys,
+                                   np.array([True, False]),
+                                   sampler=ss.DPMSolver(num_steps=4), mesh=mesh)
     out[name + "_ll_own"] = ss.log_likelihood(
         jax.random.key(2), sde, score, ys, ode=ss.ODESolve(shared_steps=False),
         mesh=mesh)
@@ -171,7 +178,7 @@ def test_sample_and_likelihood_same_on_1_and_4_devices(tmp_path):
     # steps of the probability-flow sampler and the likelihood) only; 13 points
     # are padded to 16 on 4 devices, and the DPM-Solver's chunks of 8 are the
     # same on 1 and 4 devices.
-    for name in ("pf", "dpm", "ll", "ll_own"):
+    for name in ("pf", "dpm", "imp", "ll", "ll_own"):
         np.testing.assert_array_equal(out["one_" + name], out["all_" + name], name)
     assert out["all_pf"].shape == (13, 2) and out["all_ll"].shape == (13,)
     np.testing.assert_allclose(out["all_ll"], out["exact"], atol=0.05)

@@ -11,6 +11,7 @@ from ._common import (
     common_flags,
     load_run,
     output_file,
+    process_flags,
     run_dir_flag,
     save_array,
 )
@@ -33,7 +34,7 @@ METHODS = ("replacement", "reconstruction")
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "impute",
-        parents=[run_dir_flag(), common_flags()],
+        parents=[run_dir_flag(), common_flags(), process_flags()],
         help="impute the unobserved entries of data with a trained run",
         description="Sample the unobserved entries of each row of --data given its "
         "observed ones (--mask True), with the run's unconditional score "
@@ -79,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
 
     import scoresde as ss
 
+    from .._distributed import to_host
+
     sampler = make_sampler(args.sampler, args)  # flags first: no run to load
     output_file(args.out)
     run_, _ = load_run(args.run_dir)
@@ -114,7 +117,9 @@ def run(args: argparse.Namespace) -> int:
         sampler=sampler,
         method=args.method,
     )
-    ys = np.asarray(ys)
+    ys = to_host(ys)  # several processes: all gather, process 0 writes
+    if jax.process_index() != 0:
+        return 0
     out = save_array(args.out, ys)
     print(f"wrote {ys.shape[0]} imputed samples of shape {shape} to {out}")
     return 0
