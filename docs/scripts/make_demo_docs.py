@@ -9,4 +9,4 @@ from scoresde._demo import run_demo
 
 if __name__ == "__main__":
     out = Path(__file__).resolve().parent.parent / "demo"
-    print(run_demo(out))
+    print(run_demo(out, progress=True))

@@ -2,6 +2,8 @@
 evaluating against the exact oracle, and the report's figures and table."""
 
 import dataclasses
+import sys
+import time
 from pathlib import Path
 
 import equinox as eqx
@@ -46,9 +48,9 @@ FULL = Settings(
     batch_size=512,
     num_samples=10_000,
     num_likelihood=1000,
-    sampler_steps=1000,
+    sampler_steps=500,
     langevin_steps=5000,
-    langevin_per_level=100,
+    langevin_per_level=20,
     width=128,
     depth=3,
 )
@@ -63,6 +65,20 @@ QUICK = Settings(
     width=16,
     depth=1,
 )
+
+
+class Progress:
+    """The demo's progress: one line per step on stderr, with the time since the
+    start (`enabled=False` prints nothing)."""
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled
+        self.start = time.perf_counter()
+
+    def __call__(self, message: str) -> None:
+        if self.enabled:
+            elapsed = time.perf_counter() - self.start
+            print(f"[{elapsed:5.0f} s] {message}", file=sys.stderr, flush=True)
 
 
 @dataclasses.dataclass

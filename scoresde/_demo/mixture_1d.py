@@ -9,7 +9,6 @@ import numpy as np
 
 from .. import plotting
 from .._exact import exact_score
-from .._sample import sample
 from .._samplers import (
     Ancestral,
     DPMSolver,
@@ -21,6 +20,7 @@ from .._sde import DDPM, VPSDE
 from ..datasets import get
 from ..metrics import mode_weight_error, mode_weights
 from ._common import (
+    Progress,
     Row,
     Settings,
     bar_weights,
@@ -36,9 +36,10 @@ DATA = "mixture-1d"
 TIMES = (1.0, 0.75, 0.5, 0.25, 1e-3)
 
 
-def _trained_rows(keys, mix, ref, cfg: Settings):
+def _trained_rows(keys, mix, ref, cfg: Settings, log: Progress):
     """Train the blog's model and ours; sample each with its samplers. Returns
-    rows, the histograms and weights to plot, and our trained VP model."""
+    rows, the histograms and weights to plot, and the probability-flow paths of
+    our trained VP model at `TIMES`."""
     blog_sde = DDPM.linear(num_steps=1000, beta_start=1e-4, beta_end=0.02)
     vp = VPSDE()
     experiments = [
@@ -63,19 +64,31 @@ def _trained_rows(keys, mix, ref, cfg: Settings):
             ],
         ),
     ]
-    rows, hists, weights, models = [], {}, {}, []
+    rows, hists, weights, trajectory = [], {}, {}, None
     key_nll = keys[0]  # the same true points for every model's likelihood
     for i, (label, sde, options, samplers) in enumerate(experiments):
         key_train, key_sample = jax.random.split(keys[1 + i])
+        log(f"{DATA}: training {label}, {cfg.train_steps} steps")
         start = time.perf_counter()
         model = train_model(key_train, mix, sde, cfg, **options).ema_model
         train_time = time.perf_counter() - start
-        models.append(model)
+        log(f"{DATA}: exact likelihood of {cfg.num_likelihood} points")
         likelihood = nll(key_nll, model, mix, cfg)
         for j, (sampler_label, sampler) in enumerate(samplers):
+            log(f"{DATA}: {len(ref)} samples, {sampler_label}")
+            # The probability-flow samples also give the reverse process's figure.
+            path = isinstance(sampler, ProbabilityFlowODE)
             ys, nfe = sample_with_nfe(
-                jax.random.fold_in(key_sample, j), sde, model, (1,), len(ref), sampler
+                jax.random.fold_in(key_sample, j),
+                sde,
+                model,
+                (1,),
+                len(ref),
+                sampler,
+                save_ts=list(TIMES) if path else None,
             )
+            if path:
+                trajectory, ys = ys, ys[:, -1]
             first = j == 0  # NLL and training time once per model
             rows.append(
                 evaluate(
@@ -94,10 +107,12 @@ def _trained_rows(keys, mix, ref, cfg: Settings):
             hists[f"{label}\n{short}"] = ys
             if first:
                 weights[f"{label}, {short}"] = np.asarray(mode_weights(mix, ys))
-    return rows, hists, weights, models[1], vp
+    return rows, hists, weights, trajectory, vp
 
 
-def section_mixture_1d(out: Path, key, cfg: Settings) -> tuple[list[str], list[Row]]:
+def section_mixture_1d(
+    out: Path, key, cfg: Settings, log: Progress
+) -> tuple[list[str], list[Row]]:
     mix = get(DATA)
     truth = np.asarray(mix.weights)
     keys = jax.random.split(key, 8)
@@ -106,21 +121,10 @@ def section_mixture_1d(out: Path, key, cfg: Settings) -> tuple[list[str], list[R
     rows = [
         evaluate(DATA, mix, ref, "true samples (baseline)", "exact sampling", other, 0)
     ]
-    trained, hists, weights, ours, vp = _trained_rows(keys[2:5], mix, ref, cfg)
+    trained, hists, weights, traj, vp = _trained_rows(keys[2:5], mix, ref, cfg, log)
     rows += trained
 
     # The reverse process of our model (PF-ODE), with the exact p_t over it.
-    traj = np.asarray(
-        sample(
-            keys[5],
-            vp,
-            ours,
-            num_samples=cfg.num_samples,
-            shape=(1,),
-            sampler=ProbabilityFlowODE(),
-            save_ts=list(TIMES),
-        )
-    )
     plotting.plot_marginal_histograms(
         {t: traj[:, i] for i, t in enumerate(TIMES)},
         mix,
@@ -130,6 +134,7 @@ def section_mixture_1d(out: Path, key, cfg: Settings) -> tuple[list[str], list[R
     )
 
     # Langevin dynamics with the exact data score, as in the blog.
+    log(f"{DATA}: Langevin dynamics, {cfg.langevin_steps} steps")
     key_init, key_langevin = jax.random.split(keys[6])
     y_init = jax.random.normal(key_init, (cfg.num_samples, 1))
     ys = np.asarray(
@@ -150,6 +155,7 @@ def section_mixture_1d(out: Path, key, cfg: Settings) -> tuple[list[str], list[R
     hists["Langevin dynamics\nexact data score"] = ys
 
     # The sampler alone: the exact score of p_t with the PF-ODE.
+    log(f"{DATA}: the exact score of p_t, PF-ODE")
     ys, nfe = sample_with_nfe(
         keys[7], vp, exact_score(mix, vp), (1,), cfg.num_samples, ProbabilityFlowODE()
     )

@@ -11,6 +11,7 @@ from .._samplers import Ancestral, AnnealedLangevin, DPMSolver
 from .._sde import DDPM, NCSN, SubVPSDE
 from ..datasets import get
 from ._common import (
+    Progress,
     Row,
     Settings,
     evaluate,
@@ -69,7 +70,7 @@ def _experiments(cfg: Settings):
 
 
 def section_nine_gaussians(
-    out: Path, key, cfg: Settings
+    out: Path, key, cfg: Settings, log: Progress
 ) -> tuple[list[str], list[Row]]:
     mix = get(DATA)
     keys = jax.random.split(key, 12)
@@ -90,14 +91,17 @@ def section_nine_gaussians(
     ]
     lines = list(INTRO)
     for i, (name, sde, sampler, sampler_label, tag) in enumerate(_experiments(cfg)):
+        log(f"{DATA}: training {name}, {cfg.train_steps} steps")
         start = time.perf_counter()
         result = train_model(keys[2 + i], mix, sde, cfg)
         train_time = time.perf_counter() - start
         model = result.ema_model
+        log(f"{DATA}: {cfg.num_samples} samples, {sampler_label}")
         ys, nfe = sample_with_nfe(
             keys[5 + i], sde, model, (2,), cfg.num_samples, sampler
         )
         loss_and_samples(result.losses, ys, ref, name, out / f"nine_{tag}.png")
+        log(f"{DATA}: exact likelihood of {cfg.num_likelihood} points")
         rows.append(
             evaluate(
                 DATA,
