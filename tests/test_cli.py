@@ -195,6 +195,7 @@ def test_second_sample_reads_the_sampler_from_the_compile_cache(run_dir, tmp_pat
     first = _run(*args, "--out", tmp_path / "a.npy", env=env)
     assert first.returncode == 0, first.stderr
     assert first.stdout.startswith("drawing 20 samples with --sampler dpm-solver")
+
     def sampler_entries():
         return sorted(p.name for p in cache.glob("jit__sample_chunk*"))
 
