@@ -147,7 +147,8 @@ def impute(
     - `mesh`: a `jax.sharding.Mesh` with a `"data"` axis over which the rows are
       split (default `None`: every device of every process), as in
       [`scoresde.sample`][]. A row depends only on its own key, so the result
-      does not depend on the number of devices.
+      does not depend on the number of devices (up to round-off with a
+      network, as for `sample`).
 
     **Returns:**
 

@@ -306,7 +306,10 @@ def log_likelihood(
       only (through the shared steps of `ode`, whose largest error is the same
       on any split), so it is the same on 1, 2 or 4 devices and 1 or several
       processes whenever the chunks are: all points in one chunk (the
-      default), or a `chunk_size` that every device count divides. With
+      default), or a `chunk_size` that every device count divides — bit for
+      bit with the same number of devices per process, and otherwise up to
+      round-off when `score_fn` is a network (XLA rounds its matrix products
+      differently for another number of rows per device). With
       several processes (`jax.distributed`) every process calls it with the
       same arguments and gets the global array.
 

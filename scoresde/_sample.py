@@ -104,8 +104,12 @@ def sample(
       the same on any split), so the result is the same on 1, 2 or 4 devices
       and 1 or several processes, whenever the chunks are the same: the
       default `chunk_size` with a single chunk, or a `chunk_size` that every
-      device count divides. With several processes (`jax.distributed`) every
-      process calls `sample` with the same arguments and gets the global
+      device count divides — bit for bit with the same number of devices per
+      process, and otherwise up to round-off when `score_fn` is a network (XLA
+      rounds its matrix products differently for another number of rows per
+      device; an adaptive solver can then take other steps). With several
+      processes (`jax.distributed`) every process calls `sample` with the same
+      arguments and gets the global
       array, of which it holds its own devices' part
       (`jax.experimental.multihost_utils.process_allgather` gathers it).
 
