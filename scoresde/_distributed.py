@@ -14,6 +14,7 @@ import threading
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, Sharding
 
@@ -213,6 +214,19 @@ def broadcast_from_main(tree: Any) -> Any:
     from jax.experimental import multihost_utils
 
     return multihost_utils.broadcast_one_to_all(tree)
+
+
+def pad_by_repeats(tree: Any, total: int) -> Any:
+    """Each array of `tree` (leading axes of one length n) repeated from its start
+    to length `total` >= n: the padding of the last chunk, so that every chunk
+    has one shape and compiles once. Repeated rows are duplicates of real ones,
+    so a chunk's largest error (shared adaptive steps) is not changed."""
+
+    def one(x):
+        reps = -(-total // x.shape[0])
+        return jnp.concatenate([x] * reps)[:total] if reps > 1 else x[:total]
+
+    return jax.tree_util.tree_map(one, tree)
 
 
 def default_mesh(mesh: Any, name: str = "mesh") -> Mesh:

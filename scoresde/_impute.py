@@ -14,7 +14,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array, Bool, Float
 
 from ._custom_types import ArrayInput, KeyArray, default_float
-from ._distributed import default_mesh, put
+from ._distributed import default_mesh, pad_by_repeats, put
 from ._samplers import AbstractSampler, ReverseSDE
 from ._samplers._inputs import check_sampling_inputs
 from ._sde import AbstractSDE
@@ -224,13 +224,10 @@ def impute(
     mask = jnp.asarray(mask)
     keys = jax.random.split(key, n)
     num_chunks = -(-n // chunk_size)
-    total = num_chunks * chunk_size
-    if total > n:
-        # Padding repeats rows (their results are dropped).
-        reps = -(-total // n)
-        keys, observed, mask = (
-            jnp.concatenate([a] * reps)[:total] for a in (keys, observed, mask)
-        )
+    # Padding repeats rows (their results are dropped).
+    keys, observed, mask = pad_by_repeats(
+        (keys, observed, mask), num_chunks * chunk_size
+    )
     outputs = []
     for i in range(num_chunks):
         rows = slice(i * chunk_size, (i + 1) * chunk_size)

@@ -13,7 +13,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array, ArrayLike, Float, Int
 
 from ._custom_types import KeyArray, default_float
-from ._distributed import default_mesh, put
+from ._distributed import default_mesh, pad_by_repeats, put
 from ._guidance import prepare_conditional
 from ._nonfinite import check_finite_score
 from ._samplers import AbstractSampler, ProbabilityFlowODE
@@ -208,14 +208,7 @@ def draw_samples(
     (`chunk_size` must then be a multiple of their number)."""
     keys = jax.random.split(key, num_samples)
     num_chunks = -(-num_samples // chunk_size)
-    pad = num_chunks * chunk_size - num_samples
-    if pad:
-        # Padding repeats the first keys: their samples are duplicates, so the
-        # batch's shared adaptive steps (the largest error) are not changed.
-        reps = -(-pad // num_samples)
-        keys = jnp.concatenate([keys] * (reps + 1))[: num_samples + pad]
-        if labels is not None:
-            labels = jnp.concatenate([labels] * (reps + 1))[: num_samples + pad]
+    keys, labels = pad_by_repeats((keys, labels), num_chunks * chunk_size)
     sharding = None if mesh is None else NamedSharding(mesh, PartitionSpec("data"))
     outputs = []
     for i in range(num_chunks):
