@@ -26,14 +26,16 @@ a block of samples per w), `docs/figures/conditional_digits_inpainting.png` and
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from images import run_command  # benchmarks/ is on the path when run as a script
+from images import (
+    machine,
+    run_command,
+)  # benchmarks/ is on the path when run as a script
 
 import scoresde as ss
 
@@ -205,10 +207,7 @@ def main():
                 "sampler": "DPMSolver(num_steps=20)",
                 "guidance": rows,
                 "inpainting": inpaint_rows,
-                "machine": {
-                    "platform": platform.platform(),
-                    "devices": [str(d) for d in jax.devices()],
-                },
+                "machine": machine(),
             },
             indent=2,
         )

@@ -47,6 +47,14 @@ RECIPE = dict(steps=None, channels=None)
 QUICK = dict(steps=300, channels="8,16")
 
 
+def machine() -> dict:
+    """Where the numbers were measured (the results JSON's `machine`)."""
+    return {
+        "platform": platform.platform(),
+        "devices": [str(d) for d in jax.devices()],
+    }
+
+
 def run_command(run_dir, flags):
     """The finished run of `scoresde train --dataset digits FLAGS` in `run_dir`
     (trained here, or resumed, when it is missing or unfinished, or was trained
@@ -289,10 +297,7 @@ def main():
                 "training": info,
                 "bits_per_dim": model_bpd,
                 "rows": rows,
-                "machine": {
-                    "platform": platform.platform(),
-                    "devices": [str(d) for d in jax.devices()],
-                },
+                "machine": machine(),
             },
             indent=2,
         )
