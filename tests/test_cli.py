@@ -291,9 +291,14 @@ def test_train_on_own_array(tmp_path):
     assert tuple(ss.load(out).config["data_shape"]) == (2,)
 
 
-def test_demo_quick_writes_report_and_figures(tmp_path):
+def test_demo_quick_writes_report_and_figures(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--quick"]) == 0
+    # Progress: one timed line per step on stderr, ending with the report.
+    progress = capsys.readouterr().err.strip().splitlines()
+    assert all(line.startswith("[") and " s] " in line for line in progress)
+    assert any("training NCSN" in line for line in progress), progress
+    assert progress[-1].endswith("report.md")
     report = (out / "report.md").read_text()
     figures = [
         "forward_vp.png",
@@ -310,6 +315,27 @@ def test_demo_quick_writes_report_and_figures(tmp_path):
         assert (out / fig).stat().st_size > 10_000, fig
         assert f"]({fig})" in report, fig
     assert "| mixture-1d |" in report and "| nine-gaussians |" in report
+
+
+def test_interrupted_demo_keeps_the_finished_sections(tmp_path, monkeypatch):
+    import scoresde._demo as demo
+    from scoresde._demo._common import Row
+
+    row = Row("mixture-1d", "m", "s", 1, 0.0, 0.0, "W1", 0.0, None, None, None)
+    monkeypatch.setattr(demo, "section_forward", lambda out, key, cfg: ["forward"])
+    monkeypatch.setattr(
+        demo, "section_mixture_1d", lambda out, key, cfg, log: (["mixture"], [row])
+    )
+
+    def interrupted(out, key, cfg, log):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(demo, "section_nine_gaussians", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        demo.run_demo(tmp_path, quick=True)
+    report = (tmp_path / "report.md").read_text()
+    assert "| mixture-1d | m | s |" in report and "mixture" in report.splitlines()
+    assert "Unfinished: the demo stopped after" in report
 
 
 def test_choices_come_from_the_registries():
