@@ -56,7 +56,6 @@ def plain_params(net: ss.nets.MLP) -> dict:
             }
             for b in net.blocks
         ],
-        "final_norm": norm(net.final_norm),
         "output": lin(net.output_layer),
     }
 
@@ -86,7 +85,7 @@ def plain_forward(p, c_noise, x, emb_dim):
         z = dense(b["linear1"], jax.nn.silu(layer_norm(b["norm"], h)))
         z = z + dense(b["time"], emb)
         h = h + dense(b["linear2"], jax.nn.silu(z))
-    return dense(p["output"], jax.nn.silu(layer_norm(p["final_norm"], h)))
+    return dense(p["output"], jax.nn.silu(h))
 
 
 def make_plain_step(mix, optimizer, batch_size, emb_dim, beta_min=0.1, beta_max=20.0):

@@ -10,7 +10,7 @@ from ._model import ScoreModel
 from ._sde import AbstractSDE
 from ._sde.registry import SDES, sde_to_config as sde_to_config
 from .nets import AbstractScoreNet
-from .nets._registry import CONFIG_FIELDS, NETS
+from .nets._registry import CONFIG_FIELDS, LEGACY_DEFAULTS, NETS
 
 
 #: The names `make_sde` and `scoresde train --sde` know (the SDE registry's).
@@ -81,12 +81,16 @@ def net_from_config(
     config: dict[str, Any], *, key: KeyArray | None = None
 ) -> AbstractScoreNet:
     """The network described by `config`, freshly initialised with `key`
-    (default `jax.random.key(0)`: for a skeleton whose weights you will load)."""
+    (default `jax.random.key(0)`: for a skeleton whose weights you will load).
+    A hyper-parameter that an older config does not name takes the value it had
+    before it existed (an MLP without `output_norm` is rebuilt with
+    `output_norm=True`, the architecture it was trained with)."""
     if not isinstance(config, dict) or "kind" not in config:
         raise ValueError(
             f"A network config must be a dict with a 'kind', got {config!r}."
         )
-    kwargs = {k: v for k, v in config.items() if k not in ("kind", "data_shape")}
+    kwargs = dict(LEGACY_DEFAULTS.get(config["kind"], {}))
+    kwargs.update((k, v) for k, v in config.items() if k not in ("kind", "data_shape"))
     for k, v in kwargs.items():
         if isinstance(v, list):
             kwargs[k] = tuple(v)

@@ -119,6 +119,13 @@ def check_time(t: Any, T: float, name: str = "t") -> None:
         )
 
 
+def check_bool(name: str, value: Any) -> bool:
+    """`value` must be a Python bool; returns it."""
+    if not isinstance(value, bool):
+        raise TypeError(f"`{name}` must be a bool, got {value!r}.")
+    return value
+
+
 def check_int(name: str, value: Any, *, minimum: int) -> int:
     """`value` must be a Python/NumPy integer >= `minimum`; returns it as `int`."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):

@@ -51,6 +51,19 @@ def test_mlp_shapes_time_and_labels():
     assert flat(0.0, jnp.zeros((1, 4, 4))).shape == (1, 4, 4)
 
 
+def test_mlp_output_continues_linearly_far_from_the_data():
+    """No LayerNorm before the output (issue 10's trained-model outliers): far out
+    along any ray the MLP is affine in the radius, so doubling a large input
+    doubles the output's growth instead of leaving the output bounded."""
+    net = ss.nets.MLP((2,), width=16, depth=2, key=jax.random.key(0))
+    for angle in np.linspace(0.0, 2 * np.pi, 8, endpoint=False):
+        u = jnp.array([np.cos(angle), np.sin(angle)], jnp.float32)
+        f1, f2, f3 = (net(0.3, r * u) for r in (1e3, 2e3, 3e3))
+        step = f2 - f1
+        assert float(jnp.linalg.norm(step)) > 1.0  # a bounded output moves ~0
+        np.testing.assert_allclose(f3 - f2, step, rtol=1e-3, atol=1e-2)
+
+
 def test_net_argument_errors():
     key = jax.random.key(0)
     with pytest.raises(ValueError, match="data_shape"):

@@ -1,6 +1,7 @@
 """Training: loss decrease, exact resume, checkpoints, sharding over devices."""
 
 import errno
+import hashlib
 import json
 import os
 import pathlib
@@ -17,6 +18,7 @@ import optax
 import pytest
 
 import scoresde as ss
+from scoresde import _rundir
 
 from .helpers import all_sdes
 
@@ -127,6 +129,40 @@ def test_load_rebuilds_the_trained_model(tmp_path):
     assert np.allclose(ss.load(tmp_path, ema=False).score(0.3, y), result.model(0.3, y))
     assert isinstance(run.sde, ss.VPSDE)
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def drop_from_saved_configs(run_dir, field):
+    """Remove `model.net.field` from a run's config.json and from the checkpoint's
+    copy of it (re-sealing the checksum): a run written before `field` existed."""
+    config = json.loads((run_dir / "config.json").read_text())
+    value = config["model"]["net"].pop(field)
+    (run_dir / "config.json").write_text(json.dumps(config))
+    path = run_dir / "checkpoint.eqx"
+    magic, body = _rundir._open(path)
+    header, rest = body.split(b"\n", 1)
+    header = json.loads(header)
+    del header["config"]["model"]["net"][field]
+    body = json.dumps(header).encode() + b"\n" + rest
+    digest = hashlib.sha256(body).hexdigest().encode()
+    path.write_bytes(magic + digest + b"\n" + body)
+    return value
+
+
+def test_load_rebuilds_a_run_from_before_output_norm(tmp_path):
+    """Runs trained before the MLP's `output_norm` existed had a LayerNorm before
+    the output and a config that does not name it: they load as trained."""
+    net = ss.nets.MLP((1,), width=16, depth=1, output_norm=True, key=jax.random.key(0))
+    model = ss.ScoreModel(net, SDE, data_std=5.0)
+    result = ss.train(
+        model, MIX, key=jax.random.key(1), steps=10, checkpoint_dir=tmp_path, **SETTINGS
+    )
+    assert drop_from_saved_configs(tmp_path, "output_norm") is True
+    run = ss.load(tmp_path)
+    assert run.model.net.output_norm and run.model.net.final_norm is not None
+    y = jnp.array([0.7])
+    np.testing.assert_array_equal(run.score(0.3, y), result.ema_model(0.3, y))
+    # The default MLP has none.
+    assert ss.nets.MLP((1,), key=jax.random.key(0)).final_norm is None
 
 
 def test_kill_during_checkpoint_write_keeps_the_last_good_one(tmp_path, monkeypatch):

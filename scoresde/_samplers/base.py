@@ -28,6 +28,7 @@ from jaxtyping import Array, Float, Int
 
 from .._custom_types import KeyArray
 from .._sde import AbstractSDE
+from .._validation import check_bool as check_bool
 from .time_grid import AbstractTimeGrid
 
 
@@ -279,11 +280,6 @@ def check_fixed_step_solver(solver: Any, name: str) -> None:
             f"`solver` of {name} must be a Diffrax solver instance such as "
             f"diffrax.Euler(), got {solver!r}."
         )
-
-
-def check_bool(name: str, value: Any) -> None:
-    if not isinstance(value, bool):
-        raise TypeError(f"`{name}` must be a bool, got {value!r}.")
 
 
 def reverse_saveat(T: float, save_ts: Array | None) -> diffrax.SaveAt:

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
-from .._validation import check_int, check_shape
+from .._validation import check_bool, check_int, check_shape
 from ._base import AbstractScoreNet
 from ._embedding import LabelEmbedding, sinusoidal_embedding
 
@@ -37,7 +37,16 @@ class MLP(AbstractScoreNet):
     embedding $e$ (plus a label embedding when `num_classes` is set); the input
     is lifted to `width` and passed through `depth` pre-norm residual blocks
     $h \leftarrow h + W_2\,\mathrm{SiLU}(W_1\,\mathrm{SiLU}(\mathrm{LN}(h)) + P e)$;
-    a final LayerNorm, SiLU and linear map return to the data's shape.
+    a final SiLU and linear map return to the data's shape.
+
+    By default there is no LayerNorm before the output: it would bound the
+    output for every input, so far from the data (where training saw almost
+    no samples) the denoiser of a [`scoresde.ScoreModel`][] would fall back on
+    its skip term $c_\text{skip}(t)\,y$, the posterior mean of a Gaussian with
+    the data's overall std, and pull tail samples in far more weakly than
+    the data's narrow modes do. Without it the output continues linearly past
+    the data, with the slope it learned at the data's edge. See "Outliers from
+    trained models" in the Sampling tutorial for the measurement.
 
     Inputs of any shape are flattened, so `data_shape` may be `(d,)` or e.g.
     `(1, 8, 8)` (though [`scoresde.nets.UNet`][] suits images better).
@@ -51,6 +60,10 @@ class MLP(AbstractScoreNet):
     - `num_classes`: number of classes for class conditioning, or `None`. With
       $K$ classes the labels are $0..K-1$ and $K$ is the "null" label (also used
       for `label=None`).
+    - `output_norm`: put a LayerNorm before the output layer (default `False`;
+      `True` is the architecture of scoresde's first release, with which runs
+      whose `config.json` does not name `output_norm` were trained, and which
+      `scoresde.load` rebuilds for them).
     - `key`: a PRNG key for the initialisation.
 
     The defaults train a good model of the 1-D / 2-D toy data in a minute or two
@@ -72,11 +85,12 @@ class MLP(AbstractScoreNet):
     depth: int = eqx.field(static=True)
     embedding_dim: int = eqx.field(static=True)
     num_classes: int | None = eqx.field(static=True)
+    output_norm: bool = eqx.field(static=True)
     time_mlp: eqx.nn.MLP
     label_embedding: LabelEmbedding | None
     input_layer: eqx.nn.Linear
     blocks: tuple[_ResidualBlock, ...]
-    final_norm: eqx.nn.LayerNorm
+    final_norm: eqx.nn.LayerNorm | None
     output_layer: eqx.nn.Linear
 
     def __init__(
@@ -87,6 +101,7 @@ class MLP(AbstractScoreNet):
         depth: int = 3,
         embedding_dim: int = 64,
         num_classes: int | None = None,
+        output_norm: bool = False,
         key: PRNGKeyArray,
     ):
         self.data_shape = check_shape("data_shape", data_shape)
@@ -96,6 +111,7 @@ class MLP(AbstractScoreNet):
         if num_classes is not None:
             num_classes = check_int("num_classes", num_classes, minimum=1)
         self.num_classes = num_classes
+        self.output_norm = check_bool("output_norm", output_norm)
         size = math.prod(self.data_shape)
         kt, kl, ki, kb, ko = jax.random.split(key, 5)
         self.time_mlp = eqx.nn.MLP(
@@ -116,7 +132,7 @@ class MLP(AbstractScoreNet):
             _ResidualBlock(width, embedding_dim, key=k)
             for k in jax.random.split(kb, depth)
         )
-        self.final_norm = eqx.nn.LayerNorm(width)
+        self.final_norm = eqx.nn.LayerNorm(width) if output_norm else None
         out = eqx.nn.Linear(width, size, key=ko)
         # A small output layer: the network starts near F = 0.
         self.output_layer = eqx.tree_at(
@@ -135,5 +151,7 @@ class MLP(AbstractScoreNet):
         h = self.input_layer(jnp.reshape(y, (-1,)))
         for block in self.blocks:
             h = block(h, emb)
-        out = self.output_layer(jax.nn.silu(self.final_norm(h)))
+        if self.final_norm is not None:
+            h = self.final_norm(h)
+        out = self.output_layer(jax.nn.silu(h))
         return jnp.reshape(out, y.shape)

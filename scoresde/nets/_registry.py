@@ -34,7 +34,7 @@ NETS.register(
 #: The hyper-parameters of each network that `config.json` records (besides
 #: `data_shape`); rebuilding with them gives the same structure.
 CONFIG_FIELDS: dict[str, tuple[str, ...]] = {
-    "mlp": ("width", "depth", "embedding_dim", "num_classes"),
+    "mlp": ("width", "depth", "embedding_dim", "num_classes", "output_norm"),
     "unet": (
         "channels",
         "num_res_blocks",
@@ -44,3 +44,7 @@ CONFIG_FIELDS: dict[str, tuple[str, ...]] = {
         "num_classes",
     ),
 }
+
+#: What a field missing from an older `config.json` meant: the value it had
+#: before the field existed (the MLP had a LayerNorm before its output).
+LEGACY_DEFAULTS: dict[str, dict[str, object]] = {"mlp": {"output_norm": True}}
