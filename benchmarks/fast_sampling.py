@@ -675,7 +675,9 @@ def main():
         if not isinstance(ref.mix, ss.datasets.GaussianMixture):
             raise SystemExit(f"--run: its dataset {ds!r} is not a Gaussian mixture")
         model = run.config["model"]
-        label = f"trained ({model['parameterization']})"
+        # Runs from before the MLP's `output_norm` load with it (legacy config).
+        norm = ", output LayerNorm" if getattr(run.model.net, "output_norm", 0) else ""
+        label = f"trained ({model['parameterization']}{norm})"
         print(f"== {ds}, trained run {Path(run_dir).name} ({label}), {n} samples ==")
         sde_label = model["sde"]["kind"]
         rows += bench_ours(ref, run.sde, sde_label, run.score, label, nfes, seeds, n)

@@ -7,7 +7,7 @@ from ._common import FORMATTER, nonneg_int
 
 
 EPILOG = """examples:
-  scoresde demo --out out/demo          (about 6 minutes on 2 CPU cores)
+  scoresde demo --out out/demo          (about 4 minutes on 2 CPU cores)
   scoresde demo --out /tmp/d --quick    (tiny settings, for tests)"""
 
 
