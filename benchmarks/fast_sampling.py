@@ -51,6 +51,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import scoresde as ss
+from scoresde._rundir import read_source
 
 
 HERE = Path(__file__).resolve().parent
@@ -394,7 +395,7 @@ def bench_speed(nfe, n, repeats, run_dirs=(), mlp=True):
 
 def _load_run(run_dir):
     run = ss.load(run_dir)
-    info = json.loads((Path(run_dir) / "cli.json").read_text())
+    info = read_source(run_dir)  # what `scoresde train` recorded about its data
     if "dataset" not in info:
         raise SystemExit(f"--run {run_dir}: trained on a file, not a named dataset")
     return run, info["dataset"]

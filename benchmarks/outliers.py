@@ -17,7 +17,7 @@ runs with the network's score above a time tau and the exact score of p_t
 below it. If the outliers are made above tau, the exact score below cannot
 remove them (the flow maps a point in p_tau's tail into p_0's tail).
 
-    python benchmarks/outliers.py                  # about 10 minutes on 2 cores
+    python benchmarks/outliers.py --origin         # about 9 minutes on 2 cores
     python benchmarks/outliers.py --quick          # a smoke run
 
 Results go to benchmarks/results/outliers.json.
