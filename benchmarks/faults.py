@@ -171,13 +171,17 @@ def signal_trial(
     saved = checkpoint_step(out)
     resumed = run(train_args(out, steps, every))
     survived = resumed.returncode == 0 and digest(out) == ref
-    if sig == signal.SIGTERM and not finished_first and saved:
+    # Stopped by SIGTERM while training: exit 130, like Ctrl-C. A signal that
+    # lands after the final checkpoint (the process shutting down) may end it
+    # by the default handler instead; the run is complete either way.
+    if sig == signal.SIGTERM and not finished_first and 0 < saved < steps:
         survived = survived and proc.returncode == 130
     return {
         "signal": signal.Signals(sig).name,
         "delay_s": delay,
         "finished_before_signal": finished_first,
         "checkpoint_step_after_signal": saved,
+        "returncode": proc.returncode,
         "survived": survived,
         "stderr_tail": (stderr + resumed.stderr)[-300:] if not survived else "",
     }
