@@ -25,6 +25,7 @@ Run from the repository root:
     python benchmarks/conditional.py              # ~5 minutes on 2 busy CPU cores
     python benchmarks/conditional.py --quick      # smoke run
     python benchmarks/conditional.py --trained    # + a trained model (longer)
+    python benchmarks/conditional.py --output-norm-comparison   # ~8 minutes
 
 Saves `benchmarks/results/conditional.json` (`conditional_quick.json` with
 `--quick`).
@@ -199,11 +200,63 @@ def train_conditional(steps, key):
     return result.model
 
 
+def output_norm_comparison(n, sampler, seeds=(0, 1), steps=4000):
+    """Imputation on nine-gaussians with trained MLPs with and without the
+    LayerNorm before the output (`output_norm`): the class-conditional one's null
+    label (as `--trained`, EMA weights) and an unconditional one."""
+    nine = ss.datasets.get("nine-gaussians")
+    sde = ss.VPSDE()
+    methods = [("replacement", 1.0), ("reconstruction", 1.0)]
+    rows = []
+    for seed in seeds:
+        for conditional in (True, False):
+            for output_norm in (True, False):
+                key = jax.random.key(seed)
+                net = ss.nets.MLP(
+                    (2,),
+                    num_classes=9 if conditional else None,
+                    output_norm=output_norm,
+                    key=key,
+                )
+                model = ss.train(
+                    ss.ScoreModel(net, sde),
+                    nine,
+                    key=jax.random.fold_in(key, 1),
+                    steps=steps,
+                    batch_size=512,
+                    label_dropout=0.1 if conditional else 0.0,
+                    progress=False,
+                ).ema_model
+                print(
+                    f"seed {seed} conditional={conditional} output_norm={output_norm}"
+                )
+                table = imputation_table(
+                    sde,
+                    lambda mix, model=model: model,
+                    [("nine-gaussians", nine, (2.0, 1.0))],
+                    n,
+                    sampler,
+                    methods,
+                )
+                rows += [
+                    dict(seed=seed, conditional=conditional, output_norm=output_norm,
+                         **r)
+                    for r in table
+                ]  # fmt: skip
+    return rows
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--trained", action="store_true")
     parser.add_argument("--train-steps", type=int, default=20_000)
+    parser.add_argument(
+        "--output-norm-comparison",
+        action="store_true",
+        help="only: imputation with trained MLPs with and without output_norm "
+        "(results in conditional_output_norm.json)",
+    )
     args = parser.parse_args()
     n = 500 if args.quick else 4000
     steps = 50 if args.quick else 500
@@ -215,6 +268,13 @@ def main():
         n=n,
         sampler=f"ReverseSDE(num_steps={steps}) (Euler-Maruyama + Tweedie denoising)",
     )
+
+    if args.output_norm_comparison:
+        out["rows"] = output_norm_comparison(n, sampler)
+        path = RESULTS / "conditional_output_norm.json"
+        path.write_text(json.dumps(out, indent=1))
+        print(f"wrote {path}")
+        return
 
     nine = ss.datasets.get("nine-gaussians")
     exact_nine = ss.exact_score(nine, sde)
