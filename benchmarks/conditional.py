@@ -183,21 +183,26 @@ def imputation_table(sde, score_fn, cases, n, sampler, methods):
     return rows
 
 
-def train_conditional(steps, key):
+def train_conditional(steps, key, *, conditional=True, output_norm=False):
+    """The nine-gaussians MLP of `--trained` (class-conditional, label dropout
+    0.1; unconditional with `conditional=False`): the training result."""
     mix = ss.datasets.get("nine-gaussians")
     sde = ss.VPSDE()
-    net = ss.nets.MLP((2,), num_classes=9, key=key)
-    model = ss.ScoreModel(net, sde)
-    result = ss.train(
-        model,
+    net = ss.nets.MLP(
+        (2,),
+        num_classes=9 if conditional else None,
+        output_norm=output_norm,
+        key=key,
+    )
+    return ss.train(
+        ss.ScoreModel(net, sde),
         mix,
         key=jax.random.fold_in(key, 1),
         steps=steps,
         batch_size=512,
-        label_dropout=0.1,
+        label_dropout=0.1 if conditional else 0.0,
         progress=False,
     )
-    return result.model
 
 
 def output_norm_comparison(n, sampler, seeds=(0, 1), steps=4000):
@@ -205,27 +210,17 @@ def output_norm_comparison(n, sampler, seeds=(0, 1), steps=4000):
     LayerNorm before the output (`output_norm`): the class-conditional one's null
     label (as `--trained`, EMA weights) and an unconditional one."""
     nine = ss.datasets.get("nine-gaussians")
-    sde = ss.VPSDE()
+    sde = ss.VPSDE()  # as train_conditional's
     methods = [("replacement", 1.0), ("reconstruction", 1.0)]
     rows = []
     for seed in seeds:
         for conditional in (True, False):
             for output_norm in (True, False):
-                key = jax.random.key(seed)
-                net = ss.nets.MLP(
-                    (2,),
-                    num_classes=9 if conditional else None,
+                model = train_conditional(
+                    steps,
+                    jax.random.key(seed),
+                    conditional=conditional,
                     output_norm=output_norm,
-                    key=key,
-                )
-                model = ss.train(
-                    ss.ScoreModel(net, sde),
-                    nine,
-                    key=jax.random.fold_in(key, 1),
-                    steps=steps,
-                    batch_size=512,
-                    label_dropout=0.1 if conditional else 0.0,
-                    progress=False,
                 ).ema_model
                 print(
                     f"seed {seed} conditional={conditional} output_norm={output_norm}"
@@ -316,7 +311,7 @@ def main():
         t0 = time.perf_counter()
         model = train_conditional(
             200 if args.quick else args.train_steps, jax.random.key(0)
-        )
+        ).model
         train_s = time.perf_counter() - t0
         print(f"Trained conditional nine-gaussians MLP in {train_s:.0f}s")
         rows = per_class(sde, model, nine, n, sampler)

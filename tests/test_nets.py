@@ -72,6 +72,8 @@ def test_net_argument_errors():
         ss.nets.UNet((1, 8, 8), channels=(8, 16), attention_levels=(2,), key=key)
     with pytest.raises(ValueError, match="width"):
         ss.nets.MLP((2,), width=0, key=key)
+    with pytest.raises(TypeError, match="output_norm"):
+        ss.nets.MLP((2,), output_norm="yes", key=key)
     with pytest.raises(ValueError, match="parameterization"):
         ss.ScoreModel(ss.nets.MLP((2,), key=key), ss.VPSDE(), parameterization="y")
 
